@@ -1,0 +1,83 @@
+"""Password change and reset."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from domains.accounts.errors import AccountErrorCode
+from domains.accounts.models import AuthSession, OneTimeToken, User, normalize_email
+from domains.accounts.services.authentication import TokenPair, session_start
+from domains.accounts.services.registration import consume_one_time_token
+from domains.accounts.services.validation import check_password_strength
+from domains.accounts.tokens import hash_secret, new_secret
+from domains.common.clock import now
+from domains.common.errors import DomainError
+from domains.common import ratelimit
+from domains.notifications.services import email_enqueue
+
+
+def _revoke_all_sessions(user: User, reason: str) -> None:
+    AuthSession.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now(), revoked_reason=reason)
+    User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user.refresh_from_db(fields=["token_version"])
+
+
+def password_change(*, user: User, current_password: str, new_password: str, user_agent: str = "") -> TokenPair:
+    """Change the password after checking the current one.
+
+    Every session, this one included, is revoked; the caller gets a fresh token pair, so a
+    thief holding an old token is out and the person changing it stays in.
+    """
+    if not user.check_password(current_password or ""):
+        raise DomainError(AccountErrorCode.INVALID_CREDENTIALS, "Current password is wrong.", "currentPassword")
+    check_password_strength(new_password, user, field="newPassword")
+    with transaction.atomic():
+        user.set_password(new_password)
+        user.save(update_fields=["password"])
+        _revoke_all_sessions(user, "password_change")
+        return session_start(user=user, user_agent=user_agent)
+
+
+def password_reset_request(*, email: str) -> None:
+    """Email a single-use reset link, at most once per PASSWORD_RESET_EMAIL_INTERVAL per account.
+
+    The caller answers the same whether or not the address has an account.
+    """
+    email = normalize_email(email)
+    user = User.objects.filter(email=email, is_active=True).first()
+    if user is None:
+        return
+    interval = settings.PASSWORD_RESET_EMAIL_INTERVAL
+    if not ratelimit.hit(f"reset-email:{user.public_id}", limit=1, window=interval).allowed:
+        return
+    raw = new_secret()
+    with transaction.atomic():
+        OneTimeToken.objects.create(
+            user=user,
+            purpose=OneTimeToken.Purpose.PASSWORD_RESET,
+            token_hash=hash_secret(raw),
+            expires_at=now() + settings.PASSWORD_RESET_TTL,
+        )
+        email_enqueue(
+            key=f"password-reset:{user.public_id}:{hash_secret(raw)[:12]}",
+            to_email=user.email,
+            template="password_reset",
+            context={"full_name": user.full_name, "token": raw},
+            sensitive=True,
+        )
+
+
+def password_reset(*, token: str, new_password: str) -> None:
+    """Set a new password with a reset link; the link works once and every session ends."""
+    with transaction.atomic():
+        spent = consume_one_time_token(token, OneTimeToken.Purpose.PASSWORD_RESET)
+        user = spent.user
+        check_password_strength(new_password, user, field="newPassword")
+        user.set_password(new_password)
+        if user.email_verified_at is None:
+            user.email_verified_at = now()  # they proved they read this inbox
+        user.save(update_fields=["password", "email_verified_at"])
+        OneTimeToken.objects.filter(user=user, purpose=spent.purpose, used_at__isnull=True).update(used_at=now())
+        _revoke_all_sessions(user, "password_reset")

@@ -1,0 +1,43 @@
+"""Fixed-window rate limits on the shared cache (Redis in production, so all processes agree)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.core.cache import cache
+
+from domains.common.errors import RateLimited
+
+
+@dataclass(frozen=True)
+class RateLimitResult:
+    allowed: bool
+    count: int
+    retry_after: int
+
+
+def hit(key: str, *, limit: int, window: int) -> RateLimitResult:
+    """Count one event under `key`; allowed while at most `limit` happened in this window."""
+    bucket = int(time.time() // window)
+    cache_key = f"rl:{key}:{bucket}"
+    # add() is atomic: the first caller creates the counter with its expiry.
+    if cache.add(cache_key, 1, timeout=window + 1):
+        count = 1
+    else:
+        try:
+            count = cache.incr(cache_key)
+        except ValueError:  # expired between add and incr
+            cache.add(cache_key, 1, timeout=window + 1)
+            count = 1
+    retry_after = max(1, int((bucket + 1) * window - time.time()))
+    return RateLimitResult(count <= limit, count, retry_after)
+
+
+def enforce(key: str, *, limit: int, window: int, message: str | None = None) -> None:
+    """Raise RateLimited (with Retry-After seconds) once `limit` is passed in the window."""
+    result = hit(key, limit=limit, window=window)
+    if not result.allowed:
+        if message:
+            raise RateLimited(result.retry_after, message)
+        raise RateLimited(result.retry_after)

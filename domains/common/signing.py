@@ -1,0 +1,99 @@
+"""Signing keys derived from the configured secrets, one purpose per key.
+
+- QR codes (tickets, vendor setup) are signed with Ed25519 so that scanners verify them
+  offline holding only the public key; the private key is derived from QR_SIGNING_SECRET
+  and never leaves the server.
+- Download links are HMAC-signed with a key derived from DJANGO_SECRET_KEY and expire.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from functools import lru_cache
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives import hashes, serialization
+from django.conf import settings
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def derive_key(secret: str, purpose: str, length: int = 32) -> bytes:
+    """A key for one purpose; keys for different purposes are unrelated."""
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=b"festival-backend", info=purpose.encode()).derive(
+        secret.encode()
+    )
+
+
+@lru_cache(maxsize=8)
+def _qr_private_key(secret: str) -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.from_private_bytes(derive_key(secret, "qr-ed25519-v1"))
+
+
+def qr_private_key() -> Ed25519PrivateKey:
+    return _qr_private_key(settings.QR_SIGNING_SECRET)
+
+
+def public_key_bytes(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def qr_key_id() -> str:
+    """Short id of the current QR key, carried in every code so keys can be rotated."""
+    return hashlib.sha256(public_key_bytes(qr_private_key().public_key())).hexdigest()[:8]
+
+
+def qr_public_keys() -> list[tuple[str, bytes]]:
+    """(key id, raw Ed25519 public key) pairs that scanners should trust."""
+    return [(qr_key_id(), public_key_bytes(qr_private_key().public_key()))]
+
+
+def sign_qr(message: bytes) -> bytes:
+    return qr_private_key().sign(message)
+
+
+def verify_qr(key_id: str, message: bytes, signature: bytes) -> bool:
+    for kid, raw in qr_public_keys():
+        if hmac.compare_digest(kid, key_id):
+            try:
+                Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)
+                return True
+            except Exception:
+                return False
+    return False
+
+
+def _download_key() -> bytes:
+    return derive_key(settings.SECRET_KEY, "download-url-v1")
+
+
+def sign_download(kind: str, object_id: str, *, ttl: int | None = None, now: float | None = None) -> str:
+    """A token naming one file of one object, valid for `ttl` seconds."""
+    expires = int((now or time.time()) + (ttl or settings.DOWNLOAD_URL_TTL))
+    body = f"{kind}.{object_id}.{expires}"
+    mac = hmac.new(_download_key(), body.encode(), hashlib.sha256).digest()[:20]
+    return f"{body}.{b64url(mac)}"
+
+
+def verify_download(token: str, *, now: float | None = None) -> tuple[str, str] | None:
+    """(kind, object id) when the token is authentic and unexpired, else None."""
+    try:
+        kind, object_id, expires, mac = token.split(".")
+        expected = hmac.new(_download_key(), f"{kind}.{object_id}.{expires}".encode(), hashlib.sha256).digest()[:20]
+        if not hmac.compare_digest(b64url(expected), mac):
+            return None
+        if int(expires) < (now or time.time()):
+            return None
+    except (ValueError, TypeError):
+        return None
+    return kind, object_id

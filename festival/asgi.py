@@ -1,0 +1,47 @@
+"""One ASGI application: HTTP (Django: /graphql/, /api/, /admin/) and WebSocket
+subscriptions on /graphql/ (graphql-transport-ws through Django Channels)."""
+
+from __future__ import annotations
+
+import os
+
+import django
+from channels.db import database_sync_to_async
+from channels.routing import ProtocolTypeRouter, URLRouter
+from django.core.asgi import get_asgi_application
+from django.urls import re_path
+from strawberry.channels import GraphQLWSConsumer
+from strawberry.exceptions import ConnectionRejectionError
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "festival.settings")
+django.setup()
+
+django_http = get_asgi_application()
+
+from schema.context import viewer_from_authorization  # noqa: E402
+from schema.schema import schema  # noqa: E402
+
+
+class FestivalWSConsumer(GraphQLWSConsumer):
+    """Authenticates once, at connection_init, with the same Bearer token as HTTP."""
+
+    async def on_ws_connect(self, context):
+        params = context.get("connection_params") or {}
+        header = params.get("Authorization") or params.get("authorization") or ""
+        if not isinstance(header, str):
+            raise ConnectionRejectionError()
+        viewer, error = await database_sync_to_async(viewer_from_authorization)(header)
+        if error is not None:
+            raise ConnectionRejectionError({"reason": "invalid token"})
+        context["viewer"] = viewer
+        return None
+
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_http,
+        "websocket": URLRouter(
+            [re_path(r"^graphql/?$", FestivalWSConsumer.as_asgi(schema=schema, keep_alive=True, keep_alive_interval=15))]
+        ),
+    }
+)

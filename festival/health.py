@@ -1,0 +1,53 @@
+"""GET /api/health/: database, Redis and broker, each 'ok', 'down' or 'not_configured'."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import JsonResponse
+
+log = logging.getLogger(__name__)
+
+
+def _database() -> str:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return "ok"
+    except Exception:
+        log.warning("health: database down", exc_info=True)
+        return "down"
+
+
+def _redis() -> str:
+    if not settings.REDIS_URL:
+        return "not_configured"
+    try:
+        # Short timeouts: a stopped Redis must make health answer 'down', not hang.
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        client.ping()
+        client.close()
+        return "ok"
+    except Exception:
+        log.warning("health: redis down")
+        return "down"
+
+
+def _broker(redis_state: str) -> str:
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+    if type(broker).__name__ == "StubBroker":
+        return "ok"  # in-process: it is up when this process is
+    return redis_state
+
+
+def health(request):
+    redis_state = _redis()
+    checks = {"database": _database(), "redis": redis_state, "broker": _broker(redis_state)}
+    healthy = all(v in ("ok", "not_configured") for v in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)

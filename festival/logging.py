@@ -1,0 +1,41 @@
+"""Structured JSON logs carrying the request id, user id and GraphQL operation name."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from datetime import UTC, datetime
+
+request_context: contextvars.ContextVar[dict] = contextvars.ContextVar("request_context", default={})
+
+
+def bind(**values) -> None:
+    """Add values (request_id, user_id, operation) to this request's log context."""
+    request_context.set({**request_context.get(), **values})
+
+
+class RequestContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in request_context.get().items():
+            setattr(record, key, value)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    _fields = ("request_id", "user_id", "operation")
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in self._fields:
+            value = getattr(record, key, None)
+            if value is not None:
+                out[key] = value
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)

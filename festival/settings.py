@@ -1,0 +1,254 @@
+"""Settings: everything comes from the environment (see README, "Configuration").
+
+`DJANGO_ENVIRONMENT=development` (the default) runs with nothing set: SQLite under var/,
+in-memory channel layer, in-process Dramatiq broker, email to console and var/outbox/,
+local Stripe. `production` refuses to start while a required variable is missing or
+unsafe (festival/config_check.py names every one of them at once).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from festival.config_check import check_production_settings, env_bool, env_int, env_list
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("FESTIVAL_VAR_DIR", BASE_DIR / "var"))
+
+ENVIRONMENT = os.environ.get("DJANGO_ENVIRONMENT", "development").strip().lower()
+IS_PRODUCTION = ENVIRONMENT == "production"
+# Under pytest (or when a test starts a server process with FESTIVAL_TESTING=1).
+TESTING = os.environ.get("FESTIVAL_TESTING") == "1" or "pytest" in sys.modules
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+DEBUG = env_bool("DJANGO_DEBUG", default=not IS_PRODUCTION)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["*"])
+FRONTEND_URL = os.environ.get("FRONTEND_URL", "http://localhost:3000").rstrip("/")
+# Where this API is reachable from outside (signed download links, wallet web service).
+PUBLIC_API_URL = os.environ.get("PUBLIC_API_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "channels",
+    "strawberry_django",
+    "django_dramatiq",
+    "domains.common",
+    "domains.notifications",
+    "domains.accounts",
+    "domains.events",
+    "workers",
+    "festival",
+]
+
+MIDDLEWARE = [
+    "festival.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "festival.urls"
+ASGI_APPLICATION = "festival.asgi.application"
+WSGI_APPLICATION = "festival.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- Database ---------------------------------------------------------------
+DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'festival.sqlite3'}")
+_db = dj_database_url.parse(DATABASE_URL)
+if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's psycopg 3 pool: a bounded number of server connections per process
+    # however many threads serve requests (persistent per-thread connections under
+    # ASGI exhaust PostgreSQL). CONN_MAX_AGE must be 0 with a pool.
+    _db["CONN_MAX_AGE"] = 0
+    _db["OPTIONS"] = {
+        "pool": {
+            "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+            "max_size": env_int("DB_POOL_MAX_SIZE", 8),
+            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        }
+    } if env_bool("DB_POOL", default=True) else {}
+    # A lock held longer than this is a bug or an overload: fail cleanly, retryably.
+    _db["OPTIONS"]["options"] = f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 3000)}"
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions take SQLite's write lock at BEGIN, so select_for_update-style
+    # single-writer guarantees hold in development too.
+    _db["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DATABASES = {"default": _db}
+
+# --- Redis, cache, channel layer, broker ----------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Tests run in parallel processes against one Redis: each keeps its own keys.
+_ns_default = f"festival-test-{os.getpid()}" if TESTING else "festival"
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", _ns_default),
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX", _ns_default)},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+DRAMATIQ_NAMESPACE = os.environ.get("DRAMATIQ_NAMESPACE", _ns_default)
+_dramatiq_middleware = [
+    "dramatiq.middleware.AgeLimit",
+    "dramatiq.middleware.TimeLimit",
+    "dramatiq.middleware.Callbacks",
+    "dramatiq.middleware.Retries",
+    "django_dramatiq.middleware.DbConnectionsMiddleware",
+]
+if REDIS_URL:
+    DRAMATIQ_BROKER = {
+        "BROKER": "dramatiq.brokers.redis.RedisBroker",
+        "OPTIONS": {"url": REDIS_URL, "namespace": DRAMATIQ_NAMESPACE},
+        "MIDDLEWARE": _dramatiq_middleware,
+    }
+else:
+    # Development: messages stay in this process; festival/apps.py starts a worker here.
+    DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": _dramatiq_middleware}
+DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
+# Run a Dramatiq worker inside the web process (development default without Redis).
+DRAMATIQ_IN_PROCESS_WORKER = env_bool("DRAMATIQ_IN_PROCESS_WORKER", default=not REDIS_URL and not IS_PRODUCTION)
+
+# --- Email ------------------------------------------------------------------
+SENDGRID_API_KEY = os.environ.get("SENDGRID_API_KEY", "")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tickets@festival.example")
+ORGANISER_EMAIL = os.environ.get("ORGANISER_EMAIL", "organisers@festival.example")
+EMAIL_OUTBOX_DIR = VAR_DIR / "outbox"
+if SENDGRID_API_KEY:
+    EMAIL_BACKEND = "workers.email_backends.SendGridBackend"
+else:
+    EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "workers.email_backends.OutboxBackend")
+
+# --- Stripe -----------------------------------------------------------------
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "sk_test_local")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_local_development")
+# Empty means Stripe itself; development and tests point this at localstripe.
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
+
+# --- Signing ----------------------------------------------------------------
+QR_SIGNING_SECRET = os.environ.get("QR_SIGNING_SECRET", "dev-insecure-qr-secret")
+DOWNLOAD_URL_TTL = env_int("DOWNLOAD_URL_TTL", 3600)
+
+# --- Auth -------------------------------------------------------------------
+JWT_ISSUER = os.environ.get("JWT_ISSUER", "festival-backend")
+JWT_ACCESS_TTL = timedelta(seconds=env_int("JWT_ACCESS_TTL", 300))
+JWT_REFRESH_TTL = timedelta(seconds=env_int("JWT_REFRESH_TTL", 30 * 24 * 3600))
+PASSWORD_RESET_TTL = timedelta(seconds=env_int("PASSWORD_RESET_TTL", 3600))
+PASSWORD_RESET_EMAIL_INTERVAL = env_int("PASSWORD_RESET_EMAIL_INTERVAL", 15 * 60)
+LOGIN_THROTTLE_FREE_FAILURES = env_int("LOGIN_THROTTLE_FREE_FAILURES", 3)
+LOGIN_THROTTLE_MAX_DELAY = env_int("LOGIN_THROTTLE_MAX_DELAY", 15 * 60)
+CONTACT_FORM_PER_HOUR = env_int("CONTACT_FORM_PER_HOUR", 5)
+# Peers whose X-Forwarded-For we believe (a load balancer); nobody else chooses their address.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TESTING:
+    # Hashing dominates test time; the production hasher is covered by Django itself.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- GraphQL ----------------------------------------------------------------
+GRAPHQL_MAX_DEPTH = env_int("GRAPHQL_MAX_DEPTH", 6)
+GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 15)
+GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 1000)
+GRAPHQL_MAX_DIRECTIVES = env_int("GRAPHQL_MAX_DIRECTIVES", 50)
+GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100)
+GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", default=not IS_PRODUCTION)
+GRAPHQL_GRAPHIQL = env_bool("GRAPHQL_GRAPHIQL", default=not IS_PRODUCTION)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_SIZE", 256 * 1024)
+STRAWBERRY_DJANGO = {"MUTATIONS_DEFAULT_HANDLE_ERRORS": False, "PAGINATION_DEFAULT_LIMIT": 50}
+
+# --- HTTP security ------------------------------------------------------------
+CORS_ALLOWED_ORIGINS = [FRONTEND_URL, *env_list("CORS_EXTRA_ORIGINS", default=[])]
+CORS_ALLOW_CREDENTIALS = True
+CSRF_TRUSTED_ORIGINS = CORS_ALLOWED_ORIGINS
+SESSION_COOKIE_HTTPONLY = True
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    CSRF_COOKIE_HTTPONLY = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    if TRUSTED_PROXIES:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+MEDIA_ROOT = VAR_DIR / "media"
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "festival.logging.JsonFormatter"}},
+    "filters": {"request": {"()": "festival.logging.RequestContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json", "filters": ["request"]}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.request": {"level": "ERROR"},
+        # Strawberry logs masked errors with their traceback here; keep them.
+        "strawberry.execution": {"level": "ERROR"},
+    },
+}
+
+if IS_PRODUCTION:
+    check_production_settings(globals())

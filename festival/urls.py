@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import path
+
+from festival.health import health
+from schema.views import graphql_view
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("graphql/", graphql_view(), name="graphql"),
+    path("graphql", graphql_view()),
+    path("api/health/", health, name="health"),
+]

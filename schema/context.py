@@ -1,0 +1,120 @@
+"""Who is asking: the request context for HTTP and WebSocket, the viewer, the client address."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from strawberry.types import Info
+
+from domains.accounts.models import AuthSession, User
+from domains.accounts.services import authenticate_access_token
+from domains.accounts.tokens import InvalidAccessToken
+from festival.logging import bind
+
+
+@dataclass
+class Viewer:
+    user: User
+    session: AuthSession
+
+
+_UNRESOLVED = object()
+
+
+@dataclass
+class FestivalContext:
+    """HTTP context. The viewer is resolved on first use: public queries pay nothing."""
+
+    request: HttpRequest
+    response: HttpResponse
+    _viewer: Any = field(default=_UNRESOLVED)
+    # Set when an Authorization header was present but refused (expired, revoked, forged).
+    auth_error: str | None = None
+
+    # strawberry_django helpers read context.request / context["request"]
+    def __getitem__(self, key):
+        return getattr(self, key)
+
+    def get(self, key, default=None):
+        return getattr(self, key, default)
+
+    @property
+    def viewer(self) -> Viewer | None:
+        if self._viewer is _UNRESOLVED:
+            self._viewer, self.auth_error = viewer_from_authorization(self.request.headers.get("Authorization", ""))
+        return self._viewer
+
+
+def viewer_from_authorization(header: str) -> tuple[Viewer | None, str | None]:
+    """(viewer, None) for a valid `Bearer <access token>`; (None, reason) otherwise."""
+    if not header:
+        return None, None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None, "invalid"
+    try:
+        user, session = authenticate_access_token(token.strip())
+    except InvalidAccessToken as exc:
+        return None, exc.reason
+    bind(user_id=str(user.public_id))
+    return Viewer(user, session), None
+
+
+def get_viewer(info: Info) -> Viewer | None:
+    context = info.context
+    if isinstance(context, FestivalContext):
+        return context.viewer
+    # WebSocket: festival/asgi.py authenticates at connection_init and stores the viewer.
+    return context.get("viewer") if isinstance(context, dict) else None
+
+
+def require_viewer(info: Info) -> Viewer:
+    viewer = get_viewer(info)
+    if viewer is None:  # permission classes run first; this guards a forgotten one
+        raise PermissionError("authentication required")
+    return viewer
+
+
+def client_ip(info_or_request) -> str:
+    """The socket peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy."""
+    request = info_or_request
+    if isinstance(info_or_request, Info):
+        context = info_or_request.context
+        request = context.request if isinstance(context, FestivalContext) else None
+        if request is None:
+            scope = getattr(context.get("request"), "scope", {}) if isinstance(context, dict) else {}
+            return (scope.get("client") or ["unknown"])[0]
+    peer = request.META.get("REMOTE_ADDR", "") or "unknown"
+    trusted = settings.TRUSTED_PROXIES
+    if not trusted or not _in_networks(peer, trusted):
+        return peer
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _in_networks(hop, trusted):
+            return hop
+    return peer
+
+
+def _in_networks(address: str, networks: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for net in networks:
+        try:
+            if ip in ipaddress.ip_network(net, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def user_agent(info: Info) -> str:
+    context = info.context
+    if isinstance(context, FestivalContext):
+        return context.request.headers.get("User-Agent", "")[:200]
+    return ""

@@ -1,0 +1,94 @@
+"""Domain errors -> payload errors. One `Error` type, one `ErrorCode` enum for all areas.
+
+To add an area's codes, append its StrEnum to CODE_ENUMS. Code values are unique across
+areas (a test checks); the enum is built from them so a rule's code has one name from the
+domain to the client.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from enum import Enum
+
+import strawberry
+from django.db import DatabaseError, OperationalError
+
+from domains.accounts.errors import AccountErrorCode
+from domains.common.errors import CommonErrorCode, DomainError
+from domains.events.errors import EventErrorCode
+
+log = logging.getLogger(__name__)
+
+CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode]
+
+
+def _merge(enums: list[type[Enum]]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for enum in enums:
+        for member in enum:
+            if merged.get(member.name, member.value) != member.value:
+                raise RuntimeError(f"error code {member.name} declared twice with different values")
+            merged[member.name] = member.value
+    return merged
+
+
+ErrorCode = strawberry.enum(
+    Enum("ErrorCode", _merge(CODE_ENUMS)),
+    description="Stable machine-readable error codes. New codes may be added; none is renamed.",
+)
+
+
+@strawberry.type(description="An expected failure of a mutation. Nothing was changed.")
+class Error:
+    code: ErrorCode
+    message: str
+    field: str | None = strawberry.field(description="The input path at fault, or null.")
+    retry_after: int | None = strawberry.field(default=None, description="Seconds to wait before trying again.")
+
+
+def errors_from(exc: DomainError) -> list[Error]:
+    return [
+        Error(code=ErrorCode(d.code.value), message=d.message, field=d.field, retry_after=exc.retry_after)
+        for d in exc.details
+    ]
+
+
+def _is_lock_timeout(exc: Exception) -> bool:
+    cause = getattr(exc, "__cause__", None)
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate in ("55P03", "40001", "40P01") or "database is locked" in str(exc)
+
+
+def payload_errors(payload_cls):
+    """Decorate a mutation resolver: a DomainError becomes `payload_cls(errors=[...])`.
+
+    A lock wait that ran out (PostgreSQL lock_timeout, serialization failure, SQLite busy)
+    becomes RETRY_LATER: the transaction rolled back, so the client may simply retry.
+    """
+
+    def decorate(resolver):
+        @functools.wraps(resolver)
+        def wrapper(*args, **kwargs):
+            try:
+                return resolver(*args, **kwargs)
+            except DomainError as exc:
+                return payload_cls(errors=errors_from(exc))
+            except (OperationalError, DatabaseError) as exc:
+                if not _is_lock_timeout(exc):
+                    raise
+                log.warning("lock wait ended", exc_info=True)
+                return payload_cls(
+                    errors=[
+                        Error(
+                            code=ErrorCode("RETRY_LATER"),
+                            message="Busy right now; please try again.",
+                            field=None,
+                            retry_after=1,
+                        )
+                    ]
+                )
+
+        return wrapper
+
+    return decorate

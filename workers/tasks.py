@@ -1,0 +1,3 @@
+"""Every actor module, imported here so `manage.py rundramatiq` (autodiscovers `tasks`) finds them."""
+
+from workers import emails  # noqa: F401
