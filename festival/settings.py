@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "domains.notifications",
     "domains.accounts",
     "domains.events",
+    "domains.tickets",
+    "domains.orders",
     "workers",
     "festival",
 ]

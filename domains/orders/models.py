@@ -1,0 +1,204 @@
+"""Orders: checkout, inventory holds, payments, refunds, status history, Stripe events.
+
+State machine of an order (transitions only in domains/orders/services.py, order row locked):
+
+    pending --(payment succeeded)--> paid --(refund of part)--> partially_refunded --> refunded
+       |--(payment failed)--> failed
+       |--(hold expired / abandoned)--> expired
+       `--(paid after expiry and capacity gone)--> needs_attention (staff refund)
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+ORDER_NUMBER_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+
+
+def new_order_number() -> str:
+    """Human order number, e.g. FT-7KQ3-M9XD (unique constraint; retried on collision)."""
+    chars = "".join(secrets.choice(ORDER_NUMBER_ALPHABET) for _ in range(8))
+    return f"FT-{chars[:4]}-{chars[4:]}"
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        PAID = "paid"
+        FAILED = "failed"
+        EXPIRED = "expired"
+        PARTIALLY_REFUNDED = "partially_refunded"
+        REFUNDED = "refunded"
+        NEEDS_ATTENTION = "needs_attention"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    number = models.CharField(max_length=16, unique=True, default=new_order_number)
+    buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    festival = models.ForeignKey("events.Festival", on_delete=models.PROTECT, related_name="orders")
+    status = models.CharField(max_length=24, choices=Status.choices, default=Status.PENDING)
+    currency = models.CharField(max_length=3)
+    # Minor units. Prices are tax-inclusive; tax_amount is the included part (0 when not configured).
+    total_amount = models.PositiveIntegerField()
+    tax_amount = models.PositiveIntegerField(default=0)
+    refunded_amount = models.PositiveIntegerField(default=0)
+    # The one Stripe PaymentIntent of this checkout (also on Payment); set in the same
+    # transaction that learns it, so a retry reuses it instead of creating another.
+    payment_intent_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    expires_at = models.DateTimeField()
+    paid_at = models.DateTimeField(null=True, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    # Gap-free per festival, allocated inside the fulfilment transaction.
+    invoice_number = models.PositiveIntegerField(null=True, blank=True)
+    invoice_issued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["buyer", "-created_at"]), models.Index(fields=["status", "expires_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["festival", "invoice_number"], name="order_invoice_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def invoice_label(self) -> str | None:
+        if self.invoice_number is None:
+            return None
+        return f"{self.festival.slug.upper()}-{self.invoice_number:06d}"
+
+
+class OrderLine(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    ticket_type = models.ForeignKey("tickets.TicketType", on_delete=models.PROTECT, related_name="order_lines")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "ticket_type"], name="order_line_one_per_type"),
+            models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_line_quantity_positive"),
+        ]
+
+    @property
+    def total(self) -> int:
+        return self.quantity * self.unit_price
+
+
+class InventoryHold(models.Model):
+    """Units of one ticket type reserved for a pending order until `expires_at`."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        CONVERTED = "converted"  # became tickets
+        RELEASED = "released"  # returned to sale (expired, failed, abandoned)
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="holds")
+    ticket_type = models.ForeignKey("tickets.TicketType", on_delete=models.PROTECT, related_name="holds")
+    quantity = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket_type", "status", "expires_at"]), models.Index(fields=["status", "expires_at"])]
+
+
+class Payment(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="payments")
+    provider = models.CharField(max_length=16, default="stripe")
+    provider_payment_id = models.CharField(max_length=255, unique=True)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=300, blank=True)
+    charge_id = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class Refund(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="refunds")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="refunds")
+    provider_refund_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUCCEEDED)
+    reason = models.CharField(max_length=200, blank=True)
+    # Who asked (staff, issue 4); null when learnt from a Stripe event.
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class OrderStatusChange(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_history")
+    from_status = models.CharField(max_length=24, blank=True)
+    to_status = models.CharField(max_length=24)
+    # checkout, confirm, webhook, expiry, staff, ...
+    source = models.CharField(max_length=24)
+    note = models.CharField(max_length=300, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class InvoiceSequence(models.Model):
+    """Next invoice number per festival; the row is locked while a number is taken, inside
+    the transaction that uses it, so a rollback gives the number back (no gaps)."""
+
+    festival = models.OneToOneField("events.Festival", on_delete=models.CASCADE, related_name="invoice_sequence")
+    next_number = models.PositiveIntegerField(default=1)
+
+
+class WebhookEvent(models.Model):
+    """Every verified Stripe event, once (unique event id): replays are acknowledged, not re-run."""
+
+    class Outcome(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSED = "processed"
+        IGNORED = "ignored"  # nothing to do (duplicate effect, unhandled type)
+        NEEDS_ATTENTION = "needs_attention"  # unknown order, amount mismatch, late payment...
+
+    stripe_event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100)
+    payload = models.JSONField()
+    order = models.ForeignKey(Order, on_delete=models.SET_NULL, null=True, blank=True, related_name="webhook_events")
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, default=Outcome.RECEIVED)
+    note = models.CharField(max_length=300, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [models.Index(fields=["outcome", "-received_at"])]
