@@ -1,10 +1,15 @@
-"""Login throttling per client address and per account, with a growing delay.
+"""Login throttling per account and per client address, with a growing delay.
 
-Rule: one password check at a time per address and per account (a gate held while the
-check runs, so 50 simultaneous guesses get one check and 49 refusals); after
-LOGIN_THROTTLE_FREE_FAILURES failures in a row the gate stays shut for 2^(n - free)
-seconds, at most LOGIN_THROTTLE_MAX_DELAY. A success clears the failures. Counters
-live in the shared cache (Redis in production) so every web process sees them.
+Rules:
+- Per account: one password check at a time (a gate held while the check runs, so 50
+  simultaneous guesses at one account get one check and 49 refusals), and after
+  LOGIN_THROTTLE_FREE_FAILURES failures in a row the gate stays shut for
+  2^(n - free) seconds, at most LOGIN_THROTTLE_MAX_DELAY. A success clears the failures.
+- Per address: failures are counted across accounts (credential stuffing) and past
+  LOGIN_THROTTLE_FREE_IP_FAILURES the address waits the same growing delay. Successful
+  logins from one address are never serialised: a festival's Wi-Fi puts thousands of
+  honest people behind one address.
+Counters live in the shared cache (Redis in production) so every web process sees them.
 """
 
 from __future__ import annotations
@@ -20,50 +25,61 @@ _GATE_HOLD = 30  # seconds; a crashed check cannot shut the gate for longer than
 _FAILURE_MEMORY = 24 * 3600
 
 
-def _keys(scope: str, value: str) -> tuple[str, str]:
-    digest = hashlib.sha256(value.encode()).hexdigest()[:32]  # no addresses or emails in keys
-    return f"login:gate:{scope}:{digest}", f"login:fail:{scope}:{digest}"
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]  # no addresses or emails in keys
 
 
-def delay_after(failures: int) -> int:
-    free = settings.LOGIN_THROTTLE_FREE_FAILURES
+def delay_after(failures: int, free: int) -> int:
     if failures < free:
         return 0
     return min(2 ** (failures - free), settings.LOGIN_THROTTLE_MAX_DELAY)
 
 
+def _refuse(key: str) -> RateLimited:
+    ttl = cache.ttl(key) if hasattr(cache, "ttl") else None
+    return RateLimited(max(1, int(ttl or 1)), "Too many login attempts; try again later.")
+
+
 class LoginGate:
-    """Context for one login attempt: `enter()` or RateLimited, then `success()` or `failure()`."""
+    """One login attempt: `enter()` (or RateLimited), then `success()` or `failure()`."""
 
     def __init__(self, *, client_ip: str, email: str):
-        self.scopes = [_keys("ip", client_ip or "unknown"), _keys("acct", email)]
-        self.entered: list[str] = []
+        account = _digest(email)
+        address = _digest(client_ip or "unknown")
+        self.account_gate = f"login:gate:acct:{account}"
+        self.account_failures = f"login:fail:acct:{account}"
+        self.address_wait = f"login:wait:ip:{address}"
+        self.address_failures = f"login:fail:ip:{address}"
+        self.entered = False
 
     def enter(self) -> None:
-        for gate, _fail in self.scopes:
-            if not cache.add(gate, 1, timeout=_GATE_HOLD):
-                self._release()
-                ttl = cache.ttl(gate) if hasattr(cache, "ttl") else None
-                raise RateLimited(max(1, int(ttl or 1)), "Too many login attempts; try again later.")
-            self.entered.append(gate)
-
-    def _release(self) -> None:
-        for gate in self.entered:
-            cache.delete(gate)
-        self.entered = []
+        if cache.get(self.address_wait):
+            raise _refuse(self.address_wait)
+        if not cache.add(self.account_gate, 1, timeout=_GATE_HOLD):
+            raise _refuse(self.account_gate)
+        self.entered = True
 
     def success(self) -> None:
-        for gate, fail in self.scopes:
-            cache.delete(fail)
-        self._release()
+        cache.delete(self.account_failures)
+        cache.delete(self.account_gate)
+        self.entered = False
 
     def failure(self) -> None:
-        for gate, fail in self.scopes:
-            cache.add(fail, 0, timeout=_FAILURE_MEMORY)
-            failures = cache.incr(fail)
-            wait = delay_after(failures)
-            if wait:
-                cache.set(gate, 1, timeout=wait)  # keep the gate shut for the delay
-            else:
-                cache.delete(gate)
-        self.entered = []
+        account_wait = delay_after(self._count(self.account_failures), settings.LOGIN_THROTTLE_FREE_FAILURES)
+        if account_wait:
+            cache.set(self.account_gate, 1, timeout=account_wait)  # keep the gate shut
+        else:
+            cache.delete(self.account_gate)
+        address_wait = delay_after(self._count(self.address_failures), settings.LOGIN_THROTTLE_FREE_IP_FAILURES)
+        if address_wait:
+            cache.set(self.address_wait, 1, timeout=address_wait)
+        self.entered = False
+
+    @staticmethod
+    def _count(key: str) -> int:
+        cache.add(key, 0, timeout=_FAILURE_MEMORY)
+        try:
+            return cache.incr(key)
+        except ValueError:  # expired in between
+            cache.set(key, 1, timeout=_FAILURE_MEMORY)
+            return 1
