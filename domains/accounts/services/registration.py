@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from domains.accounts.errors import AccountErrorCode
@@ -26,21 +27,28 @@ def user_register(*, email: str, password: str, full_name: str = "") -> None:
     check_email(email)
     check_text(full_name, field="fullName", max_length=150)
     check_password_strength(password, User(email=email, full_name=full_name))
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
-            _send_verification(user)
-    except IntegrityError:
-        make_password(password)
-        with transaction.atomic():
-            existing = User.objects.get(email=email)
-            stamp = now().strftime("%Y%m%d%H")  # at most one such email an hour
-            email_enqueue(
-                key=f"account-exists:{existing.public_id}:{stamp}",
-                to_email=existing.email,
-                template="account_exists",
-                context={"full_name": existing.full_name},
-            )
+    existing = User.objects.filter(email=email).first()
+    if existing is None:
+        try:
+            with transaction.atomic():
+                user = User.objects.create_user(email=email, password=password, full_name=full_name.strip())
+                _send_verification(user)
+            return
+        except (IntegrityError, ValidationError):
+            # Another request registered the address a moment ago (full_clean or the
+            # unique constraint noticed); anything else is a real error.
+            existing = User.objects.filter(email=email).first()
+            if existing is None:
+                raise
+    make_password(password)
+    with transaction.atomic():
+        stamp = now().strftime("%Y%m%d%H")  # at most one such email an hour
+        email_enqueue(
+            key=f"account-exists:{existing.public_id}:{stamp}",
+            to_email=existing.email,
+            template="account_exists",
+            context={"full_name": existing.full_name},
+        )
 
 
 def _send_verification(user: User) -> None:
