@@ -174,6 +174,12 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_local_dev
 # Empty means Stripe itself; development and tests point this at localstripe.
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
+STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+# localstripe ignores Idempotency-Key; the gateway then looks objects up by our key itself.
+# None: emulate whenever STRIPE_API_BASE points away from Stripe (read when the gateway is built).
+STRIPE_EMULATE_IDEMPOTENCY = (
+    env_bool("STRIPE_EMULATE_IDEMPOTENCY", default=False) if "STRIPE_EMULATE_IDEMPOTENCY" in os.environ else None
+)
 
 # --- Signing ----------------------------------------------------------------
 QR_SIGNING_SECRET = os.environ.get("QR_SIGNING_SECRET", "dev-insecure-qr-secret")

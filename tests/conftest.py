@@ -17,6 +17,8 @@ PASSWORD = "correct-horse-battery-staple"
 
 def pytest_collection_modifyitems(config, items):
     on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if os.environ.get("FESTIVAL_REQUIRE_SERVICES") == "1" and not (on_postgres and settings.REDIS_URL):
+        raise pytest.UsageError("FESTIVAL_REQUIRE_SERVICES=1 but DATABASE_URL/REDIS_URL do not name PostgreSQL and Redis")
     for item in items:
         if item.get_closest_marker("postgres") and not on_postgres:
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)"))
