@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from festival.health import health
 from schema.views import graphql_view
@@ -9,4 +9,5 @@ urlpatterns = [
     path("graphql/", graphql_view(), name="graphql"),
     path("graphql", graphql_view()),
     path("api/health/", health, name="health"),
+    path("", include("schema.orders.urls")),
 ]

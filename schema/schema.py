@@ -14,9 +14,12 @@ from schema.accounts.queries import AccountQuery
 from schema.events.mutations import EventMutation
 from schema.events.queries import EventQuery
 from schema.extensions import schema_extensions
+from schema.orders.mutations import OrderMutation
+from schema.orders.queries import OrderQuery
+from schema.tickets.queries import TicketQuery
 
-QUERIES: tuple[type, ...] = (EventQuery, AccountQuery)
-MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation)
+QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery)
+MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation)
 SUBSCRIPTIONS: tuple[type, ...] = ()
 
 

@@ -1,5 +1,70 @@
-"""Ticket PDFs (filled in below)."""
+"""Ticket PDFs: one page per ticket with its signed QR code."""
+
+from __future__ import annotations
+
+import uuid
+
+from domains.tickets.models import Ticket
+from domains.tickets.pdf import cached, fingerprint, render_pdf
+from domains.tickets.qr import qr_encode
+from domains.tickets.render import qr_png_data_uri
+
+
+def _page(ticket: Ticket) -> dict:
+    code = qr_encode(ticket)
+    tt = ticket.ticket_type
+    order = ticket.order_line.order if ticket.order_line_id else None
+    return {
+        "festival": tt.festival,
+        "type_name": tt.name,
+        "valid_on": tt.valid_on,
+        "holder_name": ticket.holder.full_name or ticket.holder.email,
+        "ticket_id": str(ticket.public_id),
+        "short_id": ticket.public_id.hex[:8].upper(),
+        "order_number": order.number if order else "",
+        "qr": qr_png_data_uri(code),
+    }
+
+
+def _render(tickets: list[Ticket]) -> bytes:
+    return render_pdf("pdf/tickets.html", {"pages": [_page(t) for t in tickets]})
+
+
+def _tickets_fp(tickets: list[Ticket]) -> str:
+    return fingerprint(*[f"{t.public_id}:{t.secret_version}:{t.status}:{t.holder_id}" for t in tickets])
+
+
+def _valid_tickets_of_order(order_public_id: str) -> list[Ticket]:
+    return list(
+        Ticket.objects.filter(order_line__order__public_id=uuid.UUID(order_public_id), status=Ticket.Status.VALID)
+        .select_related("ticket_type__festival", "holder", "order_line__order")
+        .order_by("issued_at", "id")
+    )
+
+
+def order_tickets_pdf(order_public_id: str) -> tuple[str, bytes] | None:
+    """All valid tickets of an order in one PDF (cached), or None when there are none."""
+    tickets = _valid_tickets_of_order(order_public_id)
+    if not tickets:
+        return None
+    number = tickets[0].order_line.order.number
+    content = cached("tickets", order_public_id, _tickets_fp(tickets), lambda: _render(tickets))
+    return f"tickets-{number}.pdf", content
+
+
+def single_ticket_pdf(ticket_public_id: str) -> tuple[str, bytes] | None:
+    ticket = (
+        Ticket.objects.filter(public_id=uuid.UUID(ticket_public_id), status=Ticket.Status.VALID)
+        .select_related("ticket_type__festival", "holder", "order_line__order")
+        .first()
+    )
+    if ticket is None:
+        return None
+    content = cached("ticket", ticket_public_id, _tickets_fp([ticket]), lambda: _render([ticket]))
+    return f"ticket-{ticket.public_id.hex[:8]}.pdf", content
 
 
 def ticket_pdf_attachments(order_public_id: str) -> list[tuple[str, bytes, str]]:
-    raise NotImplementedError
+    """Email attachment builder ("ticket_pdfs"): the order's tickets as one PDF."""
+    doc = order_tickets_pdf(order_public_id)
+    return [(doc[0], doc[1], "application/pdf")] if doc else []

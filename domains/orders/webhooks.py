@@ -1,0 +1,147 @@
+"""Stripe events -> order services. The HTTP view (schema/orders/rest.py) only passes bytes in.
+
+1. The signature is verified (domains.payments.webhooks.verify_webhook: wrong secret, changed
+   body, stale or future timestamp -> InvalidWebhook, the view answers 400, nothing stored).
+2. The event is stored under its Stripe id (unique constraint) in the same transaction as its
+   effect: a replay, sequential or concurrent, finds the row and does nothing; an effect that
+   fails rolls the row back too, so Stripe's retry runs it again.
+3. Events we cannot apply (unknown order, amount mismatch, payment after the tickets were
+   gone) are stored with outcome `needs_attention` and logged for staff; state is untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from domains.common.clock import now
+from domains.orders import services
+from domains.orders import gateway as payment_gateway
+from domains.orders.models import Order, WebhookEvent
+from domains.payments.gateway import PaymentGatewayError, PaymentIntentInfo
+from domains.payments.webhooks import InvalidWebhook, verify_webhook
+
+log = logging.getLogger(__name__)
+
+HANDLED = ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded")
+
+
+@dataclass
+class WebhookResult:
+    event_id: str
+    duplicate: bool
+    outcome: str
+    note: str = ""
+
+
+def _find_order(payment_intent_id: str | None, metadata: dict) -> Order | None:
+    if payment_intent_id:
+        order = Order.objects.filter(payment_intent_id=payment_intent_id).first()
+        if order is not None:
+            return order
+    order_id = (metadata or {}).get("order_id")
+    if order_id:
+        try:
+            return Order.objects.filter(public_id=uuid.UUID(order_id)).first()
+        except ValueError:
+            return None
+    return None
+
+
+def stripe_webhook_receive(*, payload: bytes, signature_header: str | None) -> WebhookResult:
+    event = verify_webhook(
+        payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
+    )
+    event_id = event.get("id")
+    event_type = event.get("type")
+    obj = (event.get("data") or {}).get("object")
+    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) or not isinstance(obj, dict):
+        raise InvalidWebhook("invalid_payload")
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                row = WebhookEvent.objects.create(stripe_event_id=event_id, type=event_type, payload=event)
+        except IntegrityError:
+            return WebhookResult(event_id, True, "duplicate")
+        outcome, note, order = _dispatch(event_type, obj)
+        row.outcome = outcome
+        row.note = note[:300]
+        row.order = order
+        row.processed_at = now()
+        row.save(update_fields=["outcome", "note", "order", "processed_at"])
+    if outcome == WebhookEvent.Outcome.NEEDS_ATTENTION:
+        log.warning("stripe event needs attention", extra={"event_id": event_id, "type": event_type, "note": note})
+    return WebhookResult(event_id, False, outcome, note)
+
+
+def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
+    O = WebhookEvent.Outcome
+    if event_type not in HANDLED:
+        return O.IGNORED, "unhandled event type", None
+    if event_type.startswith("payment_intent."):
+        pi = PaymentIntentInfo.from_stripe(obj)
+        order = _find_order(pi.id, pi.metadata)
+        if order is None:
+            return O.NEEDS_ATTENTION, f"no order for payment intent {pi.id}", None
+        if event_type == "payment_intent.succeeded":
+            result = services.order_fulfil(order_id=order.pk, payment=pi, source="webhook")
+            if result.outcome in ("fulfilled", "already_fulfilled"):
+                return O.PROCESSED if result.issued else O.IGNORED, result.outcome, order
+            return O.NEEDS_ATTENTION, result.outcome, order
+        error = obj.get("last_payment_error") or {}
+        outcome = services.order_payment_failed(
+            order_id=order.pk,
+            payment=pi,
+            failure_code=str(error.get("code") or error.get("decline_code") or "payment_failed"),
+            failure_message=str(error.get("message") or ""),
+            source="webhook",
+        )
+        return (O.PROCESSED if outcome == "failed" else O.IGNORED), outcome, order
+
+    # charge.refunded: the object is a Charge.
+    pi_id = obj.get("payment_intent")
+    pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
+    order = _find_order(pi_id, obj.get("metadata") or {})
+    if order is None:
+        return O.NEEDS_ATTENTION, f"no order for charge {obj.get('id')}", None
+    if order.fulfilled_at is None and pi_id == order.payment_intent_id:
+        # Refund before the success we have not seen yet: ask Stripe, apply the success first.
+        try:
+            pi = payment_gateway.get_gateway().retrieve_payment_intent(pi_id)
+        except PaymentGatewayError:
+            raise  # rolls back; Stripe delivers again later
+        if pi.status == "succeeded":
+            services.order_fulfil(order_id=order.pk, payment=pi, source="webhook")
+    refunds_data = ((obj.get("refunds") or {}).get("data")) or []
+    facts = []
+    for r in refunds_data:
+        if not isinstance(r, dict) or not r.get("id"):
+            continue
+        meta = r.get("metadata") or {}
+        ids = tuple(x for x in str(meta.get("ticket_ids") or "").split(",") if x)
+        facts.append(
+            services.RefundFact(
+                provider_refund_id=r["id"],
+                amount=int(r.get("amount") or 0),
+                currency=str(r.get("currency") or obj.get("currency") or order.currency),
+                ticket_public_ids=ids,
+                reason=str(r.get("reason") or ""),
+            )
+        )
+    if not facts:
+        return O.NEEDS_ATTENTION, "charge.refunded without refund objects", order
+    outcome = services.order_record_refunds(
+        order_id=order.pk,
+        payment_intent_id=pi_id,
+        refunds=facts,
+        amount_refunded=int(obj.get("amount_refunded") or 0),
+        source="webhook",
+    )
+    if outcome == "duplicate_payment_refunded":
+        return O.PROCESSED, outcome, order
+    return (O.PROCESSED if outcome == "refunded" else O.IGNORED), outcome, order

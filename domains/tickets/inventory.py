@@ -1,0 +1,51 @@
+"""Capacity counters of a ticket type, changed only by conditional single-statement UPDATEs.
+
+Why not `select_for_update` + read + write: the conditional UPDATE needs no read round trip
+while the row lock is held, so the lock (held until commit) is as short as it can be, and it
+is the same code on SQLite. The WHERE clause is evaluated again by PostgreSQL after waiting for
+a concurrent writer's lock (READ COMMITTED re-check), so the last unit is granted once. The
+CHECK constraint `ticket_type_never_oversold` is the backstop.
+
+Callers lock in a fixed order to avoid deadlocks: the order row first, then ticket types by id.
+"""
+
+from __future__ import annotations
+
+from django.db.models import F
+
+from domains.tickets.models import TicketType
+
+
+def reserve(ticket_type_id: int, quantity: int) -> bool:
+    """Hold `quantity` units if that many are free; False (nothing changed) otherwise."""
+    return bool(
+        TicketType.objects.filter(
+            pk=ticket_type_id, capacity__gte=F("sold_count") + F("held_count") + quantity
+        ).update(held_count=F("held_count") + quantity)
+    )
+
+
+def release(ticket_type_id: int, quantity: int) -> None:
+    """Give held units back to sale (hold expired, payment failed)."""
+    TicketType.objects.filter(pk=ticket_type_id).update(held_count=F("held_count") - quantity)
+
+
+def convert(ticket_type_id: int, quantity: int) -> None:
+    """Held units became tickets."""
+    TicketType.objects.filter(pk=ticket_type_id).update(
+        held_count=F("held_count") - quantity, sold_count=F("sold_count") + quantity
+    )
+
+
+def take(ticket_type_id: int, quantity: int) -> bool:
+    """Sell units without a hold (late payment after expiry, complimentary tickets)."""
+    return bool(
+        TicketType.objects.filter(
+            pk=ticket_type_id, capacity__gte=F("sold_count") + F("held_count") + quantity
+        ).update(sold_count=F("sold_count") + quantity)
+    )
+
+
+def give_back(ticket_type_id: int, quantity: int) -> None:
+    """Issued units returned to sale (refunded or voided tickets)."""
+    TicketType.objects.filter(pk=ticket_type_id).update(sold_count=F("sold_count") - quantity)

@@ -1,0 +1,80 @@
+"""Reads of the catalogue and of tickets. Ownership is always a filter here."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from domains.common.clock import now
+from domains.tickets.models import Ticket, TicketType
+
+
+def live_held_subquery(at=None):
+    """Units of a ticket type held by holds that have not expired yet (expired ones count as
+    free even before a job released them)."""
+    from domains.orders.models import InventoryHold
+
+    at = at or now()
+    return Coalesce(
+        Subquery(
+            InventoryHold.objects.filter(
+                ticket_type=OuterRef("pk"), status=InventoryHold.Status.ACTIVE, expires_at__gt=at
+            )
+            .order_by()
+            .values("ticket_type")
+            .annotate(total=Sum("quantity"))
+            .values("total")[:1],
+            output_field=IntegerField(),
+        ),
+        Value(0),
+    )
+
+
+def with_availability(qs: QuerySet[TicketType]) -> QuerySet[TicketType]:
+    return qs.annotate(live_held=live_held_subquery())
+
+
+def available_of(ticket_type: TicketType) -> int:
+    held = getattr(ticket_type, "live_held", None)
+    if held is None:
+        held = ticket_type.held_count
+    return max(0, ticket_type.capacity - ticket_type.sold_count - held)
+
+
+def ticket_type_list(festival, *, include_inactive: bool = False) -> list[TicketType]:
+    qs = TicketType.objects.filter(festival=festival).select_related("festival")
+    if not include_inactive:
+        qs = qs.filter(is_active=True)
+    return list(with_availability(qs).order_by("sort_order", "tier_rank", "name"))
+
+
+def is_on_sale(ticket_type: TicketType, at=None) -> bool:
+    at = at or now()
+    if not ticket_type.is_active:
+        return False
+    if ticket_type.sale_starts_at and at < ticket_type.sale_starts_at:
+        return False
+    if ticket_type.sale_ends_at and at >= ticket_type.sale_ends_at:
+        return False
+    return True
+
+
+def _ticket_qs() -> QuerySet[Ticket]:
+    return Ticket.objects.select_related("ticket_type", "ticket_type__festival", "holder", "order_line__order")
+
+
+def ticket_list_for_holder(user, *, include_inactive: bool = True) -> list[Ticket]:
+    qs = _ticket_qs().filter(holder=user)
+    if not include_inactive:
+        qs = qs.filter(status=Ticket.Status.VALID)
+    return list(qs.order_by("ticket_type__festival__starts_on", "issued_at", "id"))
+
+
+def ticket_get_for_holder(user, public_id: uuid.UUID) -> Ticket | None:
+    return _ticket_qs().filter(holder=user, public_id=public_id).first()
+
+
+def ticket_get(public_id: uuid.UUID) -> Ticket | None:
+    return _ticket_qs().filter(public_id=public_id).first()
