@@ -21,7 +21,7 @@ from django.db import IntegrityError, transaction
 from domains.common.clock import now
 from domains.orders import services
 from domains.orders import gateway as payment_gateway
-from domains.orders.models import Order, WebhookEvent
+from domains.orders.models import Order, Payment, WebhookEvent
 from domains.payments.gateway import PaymentGatewayError, PaymentIntentInfo
 from domains.payments.webhooks import InvalidWebhook, verify_webhook
 
@@ -43,6 +43,9 @@ def _find_order(payment_intent_id: str | None, metadata: dict) -> Order | None:
         order = Order.objects.filter(payment_intent_id=payment_intent_id).first()
         if order is not None:
             return order
+        payment = Payment.objects.select_related("order").filter(provider_payment_id=payment_intent_id).first()
+        if payment is not None:
+            return payment.order
     order_id = (metadata or {}).get("order_id")
     if order_id:
         try:
