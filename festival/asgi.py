@@ -19,7 +19,10 @@ django.setup()
 django_http = get_asgi_application()
 
 from schema.context import viewer_from_authorization  # noqa: E402
+from schema.permissions import STAFF_ROLES  # noqa: E402
 from schema.schema import schema  # noqa: E402
+
+SUBSCRIBER_ROLES = frozenset(STAFF_ROLES)
 
 
 class FestivalWSConsumer(GraphQLWSConsumer):
@@ -33,6 +36,10 @@ class FestivalWSConsumer(GraphQLWSConsumer):
         viewer, error = await database_sync_to_async(viewer_from_authorization)(header)
         if error is not None:
             raise ConnectionRejectionError({"reason": "invalid token"})
+        # Every subscription today is a staff dashboard (scanStatsUpdated): refuse anyone else
+        # at connection_init rather than keep idle sockets of people who can subscribe to nothing.
+        if viewer is None or viewer.user.role not in SUBSCRIBER_ROLES:
+            raise ConnectionRejectionError({"reason": "forbidden"})
         context["viewer"] = viewer
         return None
 

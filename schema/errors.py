@@ -17,12 +17,13 @@ from django.db import DatabaseError, OperationalError
 from domains.accounts.errors import AccountErrorCode
 from domains.common.errors import CommonErrorCode, DomainError
 from domains.events.errors import EventErrorCode
+from domains.scanning.errors import ScanningErrorCode
 from domains.orders.errors import OrderErrorCode
 from domains.tickets.errors import TicketErrorCode
 
 log = logging.getLogger(__name__)
 
-CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode]
+CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode, ScanningErrorCode]
 
 
 def _merge(enums: list[type[Enum]]) -> dict[str, str]:

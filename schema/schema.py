@@ -14,13 +14,16 @@ from schema.accounts.queries import AccountQuery
 from schema.events.mutations import EventMutation
 from schema.events.queries import EventQuery
 from schema.extensions import schema_extensions
+from schema.scanning.mutations import ScanningMutation
+from schema.scanning.queries import ScanningQuery
+from schema.scanning.subscriptions import ScanningSubscription
 from schema.orders.mutations import OrderMutation
 from schema.orders.queries import OrderQuery
 from schema.tickets.queries import TicketQuery
 
-QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery)
-MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation)
-SUBSCRIPTIONS: tuple[type, ...] = ()
+QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery, ScanningQuery)
+MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, ScanningMutation)
+SUBSCRIPTIONS: tuple[type, ...] = (ScanningSubscription,)
 
 
 def build_schema() -> strawberry.Schema:

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ScanningConfig(AppConfig):
+    name = "domains.scanning"
+    label = "scanning"
+    default_auto_field = "django.db.models.BigAutoField"

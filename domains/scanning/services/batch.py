@@ -1,0 +1,67 @@
+"""Offline scans uploaded later (`scanCommitBatch`).
+
+Scans are applied in the order they were made (device time), each in its own transaction
+through the same `scan_commit` as online scans, so the entry rules and the ticket lock are the
+same. A scan the device admitted but the server would not (someone else was let in first, the
+ticket was refunded meanwhile) is recorded with `conflict=True` for staff, never dropped.
+Re-uploading a batch is a no-op: every scan carries its device's nonce, and (device, nonce)
+is unique, so a scan already stored answers with its stored result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from domains.common.errors import CommonErrorCode, DomainError
+from domains.common.ratelimit import enforce
+from domains.scanning.errors import ScanningErrorCode
+from domains.scanning.models import Direction, ScannerDevice, Verdict
+from domains.scanning.services.commit import ScanResult, scan_commit
+from domains.scanning.services.devices import gate_get
+
+MAX_BATCH = 500
+
+
+@dataclass(frozen=True)
+class OfflineScan:
+    code: str
+    scanned_at: dt.datetime
+    nonce: str
+    gate_id: str | None = None
+    direction: str = Direction.ENTRY
+    # What the device showed at the time; a local ADMITTED the server cannot confirm is a conflict.
+    local_verdict: str = Verdict.ADMITTED
+
+
+def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineScan]) -> list[ScanResult]:
+    """Results in the order of `scans`; applied in time order (ties keep upload order)."""
+    if len(scans) > MAX_BATCH:
+        raise DomainError(ScanningErrorCode.BATCH_TOO_LARGE, f"At most {MAX_BATCH} scans per upload.", "scans")
+    for i, scan in enumerate(scans):
+        if not (scan.nonce or "").strip():
+            raise DomainError(CommonErrorCode.INVALID_INPUT, "Every offline scan needs a nonce.", f"scans.{i}.nonce")
+    # One upload counts as a few scans for the rate limit: a device catching up is not abuse.
+    enforce(f"scan:batch:{device.pk}", limit=30, window=60, message="Too many uploads from this scanner.")
+    gates = {}
+    for scan in scans:
+        key = scan.gate_id or ""
+        if key not in gates:
+            gates[key] = device.gate if not key else gate_get(gate_id=key, festival=device.gate.festival)
+    order = sorted(range(len(scans)), key=lambda i: (scans[i].scanned_at, i))
+    results: list[ScanResult | None] = [None] * len(scans)
+    for i in order:
+        scan = scans[i]
+        results[i] = scan_commit(
+            code=scan.code,
+            gate=gates[scan.gate_id or ""],
+            device=device,
+            staff_user=staff_user,
+            nonce=scan.nonce,
+            direction=scan.direction,
+            scanned_at=scan.scanned_at,
+            offline=True,
+            claimed_admitted=scan.local_verdict == Verdict.ADMITTED,
+            throttled=False,
+        )
+    return results

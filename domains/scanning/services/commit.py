@@ -1,0 +1,324 @@
+"""Gate scans: `scan_validate` (read only) and `scan_commit` (admits), plus offline batches.
+
+The invariant: under any concurrency one ticket is admitted at most once per its entry rule.
+`scan_commit` is one transaction that locks the ticket row (`SELECT ... FOR UPDATE`) and only
+then reads the ticket's entry state in a *separate* statement: under READ COMMITTED a row
+joined into the locking query would be the version from before the wait (PostgreSQL rechecks
+only the locked row), and two gates would both see "never admitted". Every attempt is
+written to the scan log, refusals included; a nonce repeated by the same device returns the
+stored answer (the unique (device, nonce) constraint settles a race between two retries).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import uuid
+from dataclasses import dataclass, field
+
+from django.apps import apps as django_apps
+from django.db import IntegrityError, transaction
+
+from domains.common.clock import now
+from domains.common.ratelimit import enforce
+from domains.scanning.models import (
+    ACCEPTING_VERDICTS,
+    Direction,
+    Gate,
+    ScanLog,
+    ScannerDevice,
+    TicketEntryState,
+    TicketTypeEntryRule,
+    Verdict,
+)
+from domains.scanning.notify import stats_changed
+from domains.scanning.rules import DEFAULT_RULE, Decision, Rule, decide, festival_day
+from domains.tickets.models import Ticket
+from domains.tickets.qr import KIND_TICKET, KIND_VENDOR, InvalidQrCode, qr_decode
+
+log = logging.getLogger(__name__)
+
+# Generous for a real gate (a device scans at most a few times a second); a benchmark raises them.
+DEVICE_LIMIT = int(os.environ.get("SCAN_RATE_PER_DEVICE", "60"))  # per DEVICE_WINDOW seconds
+STAFF_LIMIT = int(os.environ.get("SCAN_RATE_PER_STAFF", "120"))
+RATE_WINDOW = 10
+
+MESSAGES = {
+    Verdict.ADMITTED: "Admitted.",
+    Verdict.ALREADY_USED: "Already used.",
+    Verdict.INVALID: "Not a valid ticket.",
+    Verdict.VOIDED: "This ticket is no longer valid.",
+    Verdict.NOT_VALID_TODAY: "Not valid today.",
+    Verdict.WRONG_GATE: "Not valid at this gate.",
+    Verdict.EXITED: "Exit recorded.",
+    Verdict.EXIT_NOT_ALLOWED: "Exit scans are off for this ticket type.",
+    Verdict.NOT_INSIDE: "This ticket is not inside.",
+    Verdict.RESTORED: "Admission undone.",
+}
+# Only an authentic, current code shows whose ticket it is (a superseded code must not show
+# the new holder's name to whoever kept a screenshot of the old one).
+_SHOWS_HOLDER = frozenset(
+    {Verdict.ADMITTED, Verdict.ALREADY_USED, Verdict.NOT_VALID_TODAY, Verdict.WRONG_GATE, Verdict.EXITED,
+     Verdict.EXIT_NOT_ALLOWED, Verdict.NOT_INSIDE, Verdict.RESTORED}
+)
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    verdict: Verdict
+    message: str
+    scanned_at: dt.datetime
+    scan_id: uuid.UUID | None = None
+    ticket_id: uuid.UUID | None = None
+    holder_name: str = ""
+    ticket_type_name: str = ""
+    first_used_at: dt.datetime | None = None
+    first_used_gate: str = ""
+    gate: str = ""
+    # True when the answer is the stored one of an earlier scan with the same nonce.
+    replayed: bool = False
+    offline: bool = False
+    conflict: bool = False
+    vendor: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict in ACCEPTING_VERDICTS
+
+
+def _lock_ticket(public_id: uuid.UUID) -> Ticket | None:
+    """The ticket row, locked until the transaction ends (tests switch this off as a control)."""
+    return (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("ticket_type__festival", "holder")
+        .filter(public_id=public_id)
+        .first()
+    )
+
+
+def _read_ticket(public_id: uuid.UUID) -> Ticket | None:
+    return Ticket.objects.select_related("ticket_type__festival", "holder").filter(public_id=public_id).first()
+
+
+def _rule_for(ticket_type_id: int) -> Rule:
+    rows = list(
+        TicketTypeEntryRule.objects.filter(ticket_type_id=ticket_type_id).values_list("mode", "allow_exit", "allowed_gates__id")
+    )
+    if not rows:
+        return DEFAULT_RULE
+    return Rule(rows[0][0], rows[0][1], frozenset(r[2] for r in rows if r[2] is not None))
+
+
+def _state_for(ticket_id: int) -> TicketEntryState | None:
+    return TicketEntryState.objects.select_related("first_gate", "day_first_gate").filter(ticket_id=ticket_id).first()
+
+
+def throttle(*, device: ScannerDevice | None, staff_user, cost: int = 1) -> None:
+    if device is not None:
+        enforce(f"scan:device:{device.pk}", limit=DEVICE_LIMIT, window=RATE_WINDOW, message="This scanner is scanning too fast.")
+    if staff_user is not None:
+        enforce(f"scan:staff:{staff_user.pk}", limit=STAFF_LIMIT, window=RATE_WINDOW, message="Too many scans for one account.")
+
+
+def _result(log_row: ScanLog, *, ticket: Ticket | None, gate: Gate, first_gate: Gate | None, replayed=False, vendor=None) -> ScanResult:
+    verdict = Verdict(log_row.verdict)
+    shows = ticket is not None and verdict in _SHOWS_HOLDER
+    return ScanResult(
+        verdict=verdict,
+        message=log_row.note if vendor else MESSAGES.get(verdict, verdict.label),
+        scanned_at=log_row.scanned_at,
+        scan_id=log_row.public_id,
+        ticket_id=ticket.public_id if shows else None,
+        holder_name=(ticket.holder.full_name or "") if shows else "",
+        ticket_type_name=ticket.ticket_type.name if shows else "",
+        first_used_at=log_row.first_used_at,
+        first_used_gate=first_gate.name if first_gate else "",
+        gate=gate.name,
+        replayed=replayed,
+        offline=log_row.offline,
+        conflict=log_row.conflict,
+        vendor=vendor or {},
+    )
+
+
+def _log(**fields) -> ScanLog:
+    """Write one scan log row; once it commits, prompt the dashboards (refusals count too)."""
+    with transaction.atomic():
+        row = ScanLog.objects.create(**fields)
+        festival_public_id = fields["gate"].festival.public_id
+        transaction.on_commit(lambda: stats_changed(festival_public_id))
+    return row
+
+
+def _replay(device: ScannerDevice | None, nonce: str | None) -> ScanResult | None:
+    if device is None or not nonce:
+        return None
+    row = (
+        ScanLog.objects.select_related("ticket__ticket_type", "ticket__holder", "gate", "first_used_gate")
+        .filter(device=device, nonce=nonce)
+        .first()
+    )
+    if row is None:
+        return None
+    vendor = {"replayed": True} if row.ticket_id is None and row.verdict in _VENDOR_VERDICTS else None
+    return _result(row, ticket=row.ticket, gate=row.gate, first_gate=row.first_used_gate, replayed=True, vendor=vendor)
+
+
+def scan_validate(*, code: str, gate: Gate, direction: str = Direction.ENTRY, at: dt.datetime | None = None) -> ScanResult:
+    """What a commit would answer now, without writing anything (not even the log)."""
+    at = at or now()
+    try:
+        payload = qr_decode(code)
+    except InvalidQrCode:
+        return ScanResult(Verdict.INVALID, MESSAGES[Verdict.INVALID], at, gate=gate.name)
+    if payload.kind != KIND_TICKET:
+        return ScanResult(Verdict.INVALID, "Vendor setup codes are answered by a commit scan." if payload.kind == KIND_VENDOR else MESSAGES[Verdict.INVALID], at, gate=gate.name)
+    ticket = _read_ticket(payload.public_id)
+    if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
+        return ScanResult(Verdict.INVALID, MESSAGES[Verdict.INVALID], at, gate=gate.name)
+    state = _state_for(ticket.pk)
+    decision = decide(
+        ticket=ticket, version=payload.version, state=state, rule=_rule_for(ticket.ticket_type_id), gate_id=gate.pk,
+        direction=direction, day=festival_day(at, gate.festival.timezone),
+    )
+    shows = decision.verdict in _SHOWS_HOLDER
+    first_gate = None
+    if decision.first_used_gate_id is not None and state is not None:
+        first_gate = state.day_first_gate if state.day_first_gate_id == decision.first_used_gate_id else state.first_gate
+    return ScanResult(
+        verdict=decision.verdict, message=MESSAGES.get(decision.verdict, ""), scanned_at=at,
+        ticket_id=ticket.public_id if shows else None,
+        holder_name=ticket.holder.full_name if shows else "",
+        ticket_type_name=ticket.ticket_type.name if shows else "",
+        first_used_at=decision.first_used_at, first_used_gate=first_gate.name if first_gate else "", gate=gate.name,
+    )
+
+
+def scan_commit(
+    *,
+    code: str,
+    gate: Gate,
+    device: ScannerDevice | None,
+    staff_user,
+    nonce: str | None = None,
+    direction: str = Direction.ENTRY,
+    scanned_at: dt.datetime | None = None,
+    offline: bool = False,
+    claimed_admitted: bool = False,
+    throttled: bool = True,
+) -> ScanResult:
+    """Answer one scan and record it. ADMITTED happens at most once per the ticket's entry
+    rule whatever runs concurrently; the same (device, nonce) returns the first answer."""
+    nonce = (nonce or "").strip()[:64] or None
+    replay = _replay(device, nonce)
+    if replay is not None:
+        return replay
+    if throttled:
+        throttle(device=device, staff_user=staff_user)
+    received = now()
+    at = min(scanned_at, received) if scanned_at else received
+    base = dict(
+        festival_id=gate.festival_id, gate=gate, device=device, staff_user=staff_user, direction=direction,
+        nonce=nonce, scanned_at=at, received_at=received, offline=offline,
+    )
+    try:
+        try:
+            payload = qr_decode(code)
+        except InvalidQrCode as exc:
+            row = _log(verdict=Verdict.INVALID, reason=exc.reason[:64], **base)
+            return _result(row, ticket=None, gate=gate, first_gate=None)
+        if payload.kind == KIND_VENDOR:
+            return _vendor_scan(code, at, base)
+        if payload.kind != KIND_TICKET:
+            row = _log(verdict=Verdict.INVALID, reason="unknown kind", **base)
+            return _result(row, ticket=None, gate=gate, first_gate=None)
+        return _ticket_scan(payload, at, base, claimed_admitted)
+    except IntegrityError:
+        # Another request with the same (device, nonce) won the race; its answer stands.
+        replay = _replay(device, nonce)
+        if replay is None:
+            raise
+        return replay
+
+
+def _ticket_scan(payload, at, base, claimed_admitted) -> ScanResult:
+    gate: Gate = base["gate"]
+    with transaction.atomic():
+        ticket = _lock_ticket(payload.public_id)
+        if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
+            row = _log(verdict=Verdict.INVALID, reason="unknown ticket", **base)
+            return _result(row, ticket=None, gate=gate, first_gate=None)
+        state = _state_for(ticket.pk)
+        day = festival_day(at, ticket.ticket_type.festival.timezone)
+        decision = decide(
+            ticket=ticket, version=payload.version, state=state, rule=_rule_for(ticket.ticket_type_id),
+            gate_id=gate.pk, direction=base["direction"], day=day,
+        )
+        state = _apply(decision, ticket=ticket, state=state, gate=gate, at=at, day=day)
+        first_gate = None
+        if decision.first_used_gate_id is not None:
+            first_gate = state.day_first_gate if state.day_first_gate_id == decision.first_used_gate_id else state.first_gate
+        row = _log(
+            verdict=decision.verdict,
+            reason=decision.reason[:64],
+            ticket=ticket if decision.verdict != Verdict.INVALID else None,
+            ticket_type_id=ticket.ticket_type_id if decision.verdict != Verdict.INVALID else None,
+            first_used_at=decision.first_used_at,
+            first_used_gate=first_gate,
+            conflict=claimed_admitted and decision.verdict != Verdict.ADMITTED,
+            **base,
+        )
+    shown = ticket if decision.verdict != Verdict.INVALID else None
+    return _result(row, ticket=shown, gate=gate, first_gate=first_gate)
+
+
+def _apply(decision: Decision, *, ticket, state, gate, at, day):
+    """Write the consequence of an accepting verdict to the entry state (ticket row locked)."""
+    if decision.verdict == Verdict.ADMITTED:
+        if state is None:
+            state = TicketEntryState(ticket=ticket)
+        if state.first_admitted_at is None:
+            state.first_admitted_at, state.first_gate = at, gate
+        if state.day != day:
+            state.day, state.day_first_admitted_at, state.day_first_gate = day, at, gate
+            state.days_admitted = sorted({*state.days_admitted, day.isoformat()})
+        state.inside = True
+        state.admissions += 1
+        state.last_scan_at = at
+        state.save()
+    elif decision.verdict == Verdict.EXITED:
+        state.inside = False
+        state.last_scan_at = at
+        state.save(update_fields=["inside", "last_scan_at", "updated_at"])
+    return state
+
+
+_VENDOR_VERDICTS = {
+    "VENDOR_SETUP_ADMITTED": Verdict.VENDOR_SETUP_ADMITTED,
+    "OUTSIDE_WINDOW": Verdict.OUTSIDE_WINDOW,
+    "CREW_LIMIT_REACHED": Verdict.CREW_LIMIT_REACHED,
+    "SUSPENDED": Verdict.SUSPENDED,
+    "INVALID": Verdict.INVALID,
+}
+
+
+def _vendor_scan(code: str, at, base) -> ScanResult:
+    """Vendor setup codes (kind "V") are answered by domains/vendors; we log the verdict."""
+    gate: Gate = base["gate"]
+    vendor_setup_scan = None
+    if django_apps.is_installed("domains.vendors"):
+        from domains.vendors.services import vendor_setup_scan
+    if vendor_setup_scan is None:
+        row = _log(verdict=Verdict.INVALID, reason="vendor codes unsupported", **base)
+        return _result(row, ticket=None, gate=gate, first_gate=None)
+    answer = vendor_setup_scan(code, gate.name, at)
+    verdict = _VENDOR_VERDICTS.get(str(answer.verdict), Verdict.INVALID)
+    vendor = {}
+    if verdict != Verdict.INVALID:
+        vendor = {
+            "vendor_name": answer.vendor_name, "booth_code": answer.booth_code, "zone": answer.zone,
+            "crew_entries": answer.crew_entries, "crew_limit": answer.crew_limit,
+        }
+    row = _log(verdict=verdict, reason="vendor", note=answer.message[:300], **base)
+    return _result(row, ticket=None, gate=gate, first_gate=None, vendor=vendor or {"message": answer.message})

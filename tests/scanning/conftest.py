@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.scanning import factories
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+SCAN = """
+mutation Scan($code: String!, $deviceId: ID!, $nonce: String, $direction: ScanDirection! = ENTRY) {
+  scanCommit(code: $code, deviceId: $deviceId, nonce: $nonce, direction: $direction) {
+    result { verdict message scanId ticketId holderName ticketTypeName firstUsedAt firstUsedGate gate replayed conflict }
+    errors { code message field }
+  }
+}"""
+
+
+def local(day: int, hour: int, minute: int = 0) -> dt.datetime:
+    """A Berlin wall-clock time on July `day` 2026 (festival days are the 3rd to the 5th)."""
+    return dt.datetime(2026, 7, day, hour, minute, tzinfo=BERLIN)
+
+
+@dataclass
+class Env:
+    festival: object
+    ticket_type: object
+    gate: object
+    gate_b: object
+    staff: object
+    staff_client: object
+    device: object
+    device_token: str
+    device_b: object
+    device_b_token: str
+    holder: object
+    extra: dict = field(default_factory=dict)
+
+    def ticket(self, tt=None, **kw):
+        return factories.ticket(tt or self.ticket_type, self.holder, **kw)
+
+    def scan(self, code, *, device=None, token=None, nonce=None, direction="ENTRY", client=None):
+        device = device or self.device
+        token = token if token is not None else (self.device_token if device == self.device else self.device_b_token)
+        response = (client or self.staff_client).execute(
+            SCAN,
+            {"code": code, "deviceId": str(device.public_id), "nonce": nonce, "direction": direction},
+            headers={"X-Device-Token": token},
+        )
+        return response.payload("scanCommit")
+
+
+@pytest.fixture
+def set_now(monkeypatch):
+    """Move the scanning clock: set_now(local(3, 10))."""
+
+    def move(when: dt.datetime):
+        import domains.scanning.services.commit as commit
+        import domains.scanning.services.supervisor as supervisor
+
+        monkeypatch.setattr(commit, "now", lambda: when)
+        monkeypatch.setattr(supervisor, "now", lambda: when)
+
+    return move
+
+
+@pytest.fixture
+def env(as_user, make_user, set_now) -> Env:
+    set_now(local(3, 12))
+    fest = factories.festival()
+    gate_a = factories.gate(fest, "North")
+    gate_b = factories.gate(fest, "South")
+    staff_client = as_user("staff")
+    staff = staff_client.user
+    dev_a, tok_a = factories.device(gate_a, staff)
+    dev_b, tok_b = factories.device(gate_b, staff)
+    holder = make_user("attendee", full_name="Ada Lovelace")
+    tt = factories.ticket_type(fest, name="Weekend")
+    return Env(fest, tt, gate_a, gate_b, staff, staff_client, dev_a, tok_a, dev_b, tok_b, holder)
+
+
+def unused_id() -> uuid.UUID:
+    return uuid.uuid4()
