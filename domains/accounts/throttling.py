@@ -15,6 +15,8 @@ Counters live in the shared cache (Redis in production) so every web process see
 from __future__ import annotations
 
 import hashlib
+import math
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -35,9 +37,16 @@ def delay_after(failures: int, free: int) -> int:
     return min(2 ** (failures - free), settings.LOGIN_THROTTLE_MAX_DELAY)
 
 
+def _shut(key: str, wait: int) -> None:
+    """Keep `key` shut for `wait` seconds; the value is the deadline, so every cache
+    backend (not only Redis, which knows TTLs) can tell the client how long to wait."""
+    cache.set(key, time.time() + wait, timeout=wait)
+
+
 def _refuse(key: str) -> RateLimited:
-    ttl = cache.ttl(key) if hasattr(cache, "ttl") else None
-    return RateLimited(max(1, int(ttl or 1)), "Too many login attempts; try again later.")
+    deadline = cache.get(key)
+    wait = math.ceil(deadline - time.time()) if isinstance(deadline, float) else 1
+    return RateLimited(max(1, wait), "Too many login attempts; try again later.")
 
 
 class LoginGate:
@@ -67,12 +76,12 @@ class LoginGate:
     def failure(self) -> None:
         account_wait = delay_after(self._count(self.account_failures), settings.LOGIN_THROTTLE_FREE_FAILURES)
         if account_wait:
-            cache.set(self.account_gate, 1, timeout=account_wait)  # keep the gate shut
+            _shut(self.account_gate, account_wait)  # keep the gate shut
         else:
             cache.delete(self.account_gate)
         address_wait = delay_after(self._count(self.address_failures), settings.LOGIN_THROTTLE_FREE_IP_FAILURES)
         if address_wait:
-            cache.set(self.address_wait, 1, timeout=address_wait)
+            _shut(self.address_wait, address_wait)
         self.entered = False
 
     @staticmethod
