@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "domains.tickets",
     "domains.orders",
     "domains.scanning",
+    "domains.wallet",
     "workers",
     "festival",
 ]
@@ -185,6 +186,31 @@ STRIPE_EMULATE_IDEMPOTENCY = (
 # --- Signing ----------------------------------------------------------------
 QR_SIGNING_SECRET = os.environ.get("QR_SIGNING_SECRET", "dev-insecure-qr-secret")
 DOWNLOAD_URL_TTL = env_int("DOWNLOAD_URL_TTL", 3600)
+
+# --- Wallet passes (domains/wallet) --------------------------------------------
+# PEM contents or file paths. Unset in production: the wallet operations answer
+# WALLET_NOT_CONFIGURED; unset in development/tests: generated dev credentials under WALLET_DEV_DIR.
+APPLE_PASS_CERTIFICATE = os.environ.get("APPLE_PASS_CERTIFICATE", "")
+APPLE_PASS_KEY = os.environ.get("APPLE_PASS_KEY", "")
+APPLE_PASS_KEY_PASSWORD = os.environ.get("APPLE_PASS_KEY_PASSWORD", "")
+APPLE_WWDR_CERTIFICATE = os.environ.get("APPLE_WWDR_CERTIFICATE", "")
+APPLE_PASS_TYPE_ID = os.environ.get("APPLE_PASS_TYPE_ID", "")  # default: the certificate's UID
+APPLE_TEAM_ID = os.environ.get("APPLE_TEAM_ID", "")  # default: the certificate's OU
+GOOGLE_WALLET_ISSUER_ID = os.environ.get("GOOGLE_WALLET_ISSUER_ID", "")
+GOOGLE_WALLET_SERVICE_ACCOUNT = os.environ.get("GOOGLE_WALLET_SERVICE_ACCOUNT", "")  # JSON or path
+WALLET_DEV_CREDENTIALS = env_bool("WALLET_DEV_CREDENTIALS", default=not IS_PRODUCTION) and not IS_PRODUCTION
+WALLET_DEV_DIR = Path(os.environ.get("WALLET_DEV_DIR", VAR_DIR / "wallet-dev"))
+WALLET_DEV_GOOGLE_ISSUER_ID = "3388000000000000000"
+# Secret from which each pass's PassKit authenticationToken is derived (never stored).
+# Set it apart from DJANGO_SECRET_KEY so rotating that key does not orphan installed passes.
+WALLET_PASS_TOKEN_SECRET = os.environ.get("WALLET_PASS_TOKEN_SECRET", "") or SECRET_KEY
+WALLET_ORGANIZATION_NAME = os.environ.get("WALLET_ORGANIZATION_NAME", "")  # default: festival name
+# "apns" (HTTP/2 to Apple), "log" (development: log only), or a dotted path to a transport factory.
+WALLET_APNS_TRANSPORT = os.environ.get("WALLET_APNS_TRANSPORT", "apns" if IS_PRODUCTION else "log")
+WALLET_APNS_PRODUCTION = env_bool("WALLET_APNS_PRODUCTION", default=True)
+# "http" (Google Wallet REST API), "log", or a dotted path to a transport factory.
+WALLET_GOOGLE_TRANSPORT = os.environ.get("WALLET_GOOGLE_TRANSPORT", "http" if IS_PRODUCTION else "log")
+WALLET_HTTP_TIMEOUT = env_int("WALLET_HTTP_TIMEOUT", 10)
 
 # --- Auth -------------------------------------------------------------------
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "festival-backend")

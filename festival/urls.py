@@ -9,5 +9,6 @@ urlpatterns = [
     path("graphql/", graphql_view(), name="graphql"),
     path("graphql", graphql_view()),
     path("api/health/", health, name="health"),
+    path("", include("domains.wallet.urls")),
     path("", include("schema.orders.urls")),
 ]

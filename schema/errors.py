@@ -20,10 +20,11 @@ from domains.events.errors import EventErrorCode
 from domains.scanning.errors import ScanningErrorCode
 from domains.orders.errors import OrderErrorCode
 from domains.tickets.errors import TicketErrorCode
+from domains.wallet.errors import WalletErrorCode
 
 log = logging.getLogger(__name__)
 
-CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode, ScanningErrorCode]
+CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode, ScanningErrorCode, WalletErrorCode]
 
 
 def _merge(enums: list[type[Enum]]) -> dict[str, str]:

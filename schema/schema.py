@@ -21,8 +21,11 @@ from schema.orders.mutations import OrderMutation
 from schema.orders.queries import OrderQuery
 from schema.tickets.queries import TicketQuery
 
-QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery, ScanningQuery)
-MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, ScanningMutation)
+from schema.wallet.mutations import WalletMutation
+from schema.wallet.queries import WalletQuery
+
+QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery, ScanningQuery, WalletQuery)
+MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, ScanningMutation, WalletMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (ScanningSubscription,)
 
 

@@ -2,3 +2,4 @@
 
 from workers import emails  # noqa: F401
 from workers import orders  # noqa: F401
+from workers import wallet  # noqa: F401
