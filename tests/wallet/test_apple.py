@@ -158,3 +158,22 @@ def test_transfer_supersedes_the_pass_and_the_new_holder_gets_a_new_one(holder_c
     pass_json = verify_pkpass(download(fresh["downloadUrl"]).content, certs.root_pem)
     assert pass_json["barcodes"][0]["message"] == qr_encode(ticket) != old_barcode
     assert pass_json["voided"] is False
+
+
+def test_after_transfer_the_old_pass_barcode_is_refused_at_the_gate(holder_client, as_user, ticket, festival):
+    from domains.scanning.models import Gate, Verdict
+    from domains.scanning.services import scan_validate
+
+    old = create_apple(holder_client, ticket)["walletPass"]
+    old_barcode = json.loads(unzip(download(old["downloadUrl"]).content)["pass.json"])["barcodes"][0]["message"]
+    gate = Gate.objects.create(festival=festival, name="North")
+    assert scan_validate(code=old_barcode, gate=gate).verdict != Verdict.VOIDED
+
+    new_holder = as_user("attendee")
+    ticket.holder = new_holder.user
+    ticket.secret_version += 1
+    ticket.save()
+    assert scan_validate(code=old_barcode, gate=gate).verdict == Verdict.VOIDED
+    fresh = create_apple(new_holder, ticket)["walletPass"]
+    new_barcode = json.loads(unzip(download(fresh["downloadUrl"]).content)["pass.json"])["barcodes"][0]["message"]
+    assert scan_validate(code=new_barcode, gate=gate).verdict != Verdict.VOIDED
