@@ -1,0 +1,179 @@
+"""Offline batches, scanner sync and keys, logs, stats, supervisor lookup/admit/restore."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from domains.common.signing import b64url_decode
+from domains.scanning.models import ScanLog, TicketEntryState
+from domains.tickets.models import Ticket
+from domains.tickets.qr import qr_encode
+from tests.scanning.conftest import local
+
+pytestmark = pytest.mark.django_db
+
+BATCH = """
+mutation($d: ID!, $scans: [OfflineScanInput!]!) {
+  scanCommitBatch(deviceId: $d, scans: $scans) {
+    results { nonce outcome result { verdict conflict replayed firstUsedGate } }
+    errors { code field }
+  }
+}"""
+
+
+def upload(env, device, token, scans):
+    return env.staff_client.execute(BATCH, {"d": str(device.public_id), "scans": scans}, headers={"X-Device-Token": token}).payload(
+        "scanCommitBatch"
+    )
+
+
+def test_offline_batch_two_devices_one_stands_one_conflicts_and_reupload_is_noop(env, set_now):
+    ticket = env.ticket()
+    other = env.ticket()
+    code = qr_encode(ticket)
+    set_now(local(3, 14))
+    # Device B (gate South) admitted the ticket at 10:05 and device A at 10:01; A uploads first.
+    batch_a = [
+        {"code": qr_encode(other), "scannedAt": local(3, 10, 3).isoformat(), "nonce": "a-2"},
+        {"code": code, "scannedAt": local(3, 10, 1).isoformat(), "nonce": "a-1"},
+    ]
+    batch_b = [{"code": code, "scannedAt": local(3, 10, 5).isoformat(), "nonce": "b-1"}]
+    first = upload(env, env.device, env.device_token, batch_a)
+    assert first["errors"] == []
+    assert [r["outcome"] for r in first["results"]] == ["STOOD", "STOOD"]
+    second = upload(env, env.device_b, env.device_b_token, batch_b)
+    (b,) = second["results"]
+    assert b["outcome"] == "CONFLICT"
+    assert b["result"]["verdict"] == "ALREADY_USED" and b["result"]["firstUsedGate"] == "North"
+    logs = ScanLog.objects.count()
+    state = TicketEntryState.objects.get(ticket=ticket)
+    assert state.admissions == 1 and state.first_admitted_at == local(3, 10, 1)
+
+    # Uploading both batches again changes nothing and answers the same.
+    again_a = upload(env, env.device, env.device_token, batch_a)
+    again_b = upload(env, env.device_b, env.device_b_token, batch_b)
+    assert [r["outcome"] for r in again_a["results"]] == ["STOOD", "STOOD"]
+    assert again_b["results"][0]["outcome"] == "CONFLICT"
+    assert all(r["result"]["replayed"] for r in again_a["results"] + again_b["results"])
+    assert ScanLog.objects.count() == logs
+    assert ScanLog.objects.filter(conflict=True).count() == 1
+    assert ScanLog.objects.filter(offline=True).count() == 3
+
+
+def test_batch_needs_nonces_and_own_device(env):
+    code = qr_encode(env.ticket())
+    missing = upload(env, env.device, env.device_token, [{"code": code, "scannedAt": local(3, 10).isoformat(), "nonce": " "}])
+    assert missing["errors"][0]["code"] == "INVALID_INPUT"
+    foreign = upload(
+        env, env.device, env.device_token,
+        [{"code": code, "scannedAt": local(3, 10).isoformat(), "nonce": "x", "deviceId": str(env.device_b.public_id)}],
+    )
+    assert foreign["errors"][0]["code"] == "DEVICE_NOT_AUTHORISED"
+    assert ScanLog.objects.count() == 0
+
+
+def test_scanner_keys_verify_codes_offline(env, gql):
+    keys = gql.execute("{ scannerKeys { keyId algorithm publicKey } }").payload("scannerKeys")
+    code = qr_encode(env.ticket())
+    _prefix, kid, *_rest = code.split(".")
+    body, _, sig = code.rpartition(".")
+    (key,) = [k for k in keys if k["keyId"] == kid]
+    assert key["algorithm"] == "Ed25519"
+    Ed25519PublicKey.from_public_bytes(b64url_decode(key["publicKey"])).verify(b64url_decode(sig), body.encode())
+
+
+def test_scanner_sync_since_cursor(env, set_now):
+    used = env.ticket()
+    voided = env.ticket()
+    query = "query($s: String, $e: ID) { scannerSync(since: $s, eventId: $e) { cursor revoked { ticketId currentVersion status } used { ticketId inside admissions } } }"
+    event = str(env.festival.public_id)
+    empty = env.staff_client.execute(query, {"e": event}).payload("scannerSync")
+    assert empty["revoked"] == [] and empty["used"] == []
+    env.scan(qr_encode(used))
+    Ticket.objects.filter(pk=voided.pk).update(status=Ticket.Status.REFUNDED, secret_version=2)
+    delta = env.staff_client.execute(query, {"s": empty["cursor"], "e": event}).payload("scannerSync")
+    assert [u["ticketId"] for u in delta["used"]] == [str(used.public_id)]
+    assert delta["revoked"] == [{"ticketId": str(voided.public_id), "currentVersion": 2, "status": "refunded"}]
+    # Attendees get nothing.
+    assert env.staff_client.execute(query, {"s": "not-a-cursor", "e": event}).errors[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+def test_scan_logs_filters_and_pagination(env):
+    codes = [qr_encode(env.ticket()) for _ in range(3)]
+    for c in codes:
+        env.scan(c)
+    env.scan(codes[0], device=env.device_b)
+    env.scan("forged")
+    query = """query($e: ID, $first: Int!, $after: String, $v: ScanVerdict, $g: ID) {
+      scanLogs(eventId: $e, first: $first, after: $after, verdict: $v, gateId: $g) {
+        edges { cursor node { verdict gate { name } holderName deviceName staffName } }
+        pageInfo { hasNextPage endCursor } } }"""
+    event = str(env.festival.public_id)
+    page1 = env.staff_client.execute(query, {"e": event, "first": 2}).data["scanLogs"]
+    assert [e["node"]["verdict"] for e in page1["edges"]] == ["INVALID", "ALREADY_USED"]
+    assert page1["edges"][0]["node"]["holderName"] is None
+    assert page1["pageInfo"]["hasNextPage"]
+    page2 = env.staff_client.execute(query, {"e": event, "first": 10, "after": page1["pageInfo"]["endCursor"]}).data["scanLogs"]
+    assert [e["node"]["verdict"] for e in page2["edges"]] == ["ADMITTED"] * 3
+    assert not page2["pageInfo"]["hasNextPage"]
+    south = env.staff_client.execute(query, {"e": event, "first": 10, "g": str(env.gate_b.public_id)}).data["scanLogs"]
+    assert [e["node"]["gate"]["name"] for e in south["edges"]] == ["South"]
+    admitted = env.staff_client.execute(query, {"e": event, "first": 10, "v": "ADMITTED"}).data["scanLogs"]
+    assert len(admitted["edges"]) == 3
+    too_many = env.staff_client.execute(query, {"e": event, "first": 1000})
+    assert too_many.errors[0]["extensions"]["code"] == "INVALID_INPUT"
+
+
+def test_scan_stats(env, set_now):
+    tickets = [env.ticket() for _ in range(4)]
+    set_now(local(3, 10, 15))
+    env.scan(qr_encode(tickets[0]))
+    env.scan(qr_encode(tickets[1]), device=env.device_b)
+    set_now(local(3, 11, 5))
+    env.scan(qr_encode(tickets[2]))
+    env.scan(qr_encode(tickets[0]))
+    env.scan("nonsense")
+    stats = env.staff_client.execute(
+        "query($e: ID) { scanStats(eventId: $e) { admittedTickets admissions inside sold admittedRatio "
+        "byTicketType { name admitted sold } byGate { key count } byHour { key count } refusals { key count } } }",
+        {"e": str(env.festival.public_id)},
+    ).data["scanStats"]
+    assert stats["admittedTickets"] == 3 and stats["admissions"] == 3 and stats["sold"] == 4
+    assert stats["admittedRatio"] == 0.75
+    assert stats["byTicketType"] == [{"name": "Weekend", "admitted": 3, "sold": 4}]
+    assert stats["byGate"] == [{"key": "North", "count": 2}, {"key": "South", "count": 1}]
+    assert stats["byHour"] == [{"key": "2026-07-03T10:00", "count": 2}, {"key": "2026-07-03T11:00", "count": 1}]
+    assert stats["refusals"] == [{"key": "ALREADY_USED", "count": 1}, {"key": "INVALID", "count": 1}]
+
+
+def test_supervisor_lookup_manual_admit_and_restore(env, as_user, make_user):
+    from django.contrib.auth.models import Permission
+
+    ticket = env.ticket()
+    event = str(env.festival.public_id)
+    lookup = "query($q: String!, $e: ID) { ticketLookup(query: $q, eventId: $e) { ticketId holderName admissions } }"
+    # Plain staff may scan but not look up or admit by hand.
+    assert env.staff_client.execute(lookup, {"q": "Lovelace", "e": event}).errors[0]["extensions"]["code"] == "FORBIDDEN"
+    supervisor = as_user("staff")
+    supervisor.user.user_permissions.add(Permission.objects.get(codename="supervise_gate"))
+    found = supervisor.execute(lookup, {"q": "lovelace", "e": event}).data["ticketLookup"]
+    assert [f["ticketId"] for f in found] == [str(ticket.public_id)]
+    by_email = supervisor.execute(lookup, {"q": env.holder.email.upper(), "e": event}).data["ticketLookup"]
+    assert len(by_email) == 1
+
+    admit = "mutation($t: ID!, $g: ID!) { scanManualAdmit(ticketId: $t, gate: $g, note: \"phone dead\") { result { verdict holderName } errors { code } } }"
+    restore = "mutation($t: ID!, $g: ID!) { scanRestore(ticketId: $t, gate: $g, note: \"wrong person\") { result { verdict } errors { code } } }"
+    variables = {"t": str(ticket.public_id), "g": str(env.gate.public_id)}
+    assert supervisor.execute(admit, variables).payload("scanManualAdmit")["result"]["verdict"] == "ADMITTED"
+    assert supervisor.execute(admit, variables).payload("scanManualAdmit")["result"]["verdict"] == "ALREADY_USED"
+    assert env.scan(qr_encode(ticket))["result"]["verdict"] == "ALREADY_USED"
+    assert supervisor.execute(restore, variables).payload("scanRestore")["result"]["verdict"] == "RESTORED"
+    assert supervisor.execute(restore, variables).payload("scanRestore")["errors"][0]["code"] == "NOT_ADMITTED"
+    assert env.scan(qr_encode(ticket))["result"]["verdict"] == "ADMITTED"
+    manual = ScanLog.objects.filter(method="manual").order_by("id")
+    assert [m.verdict for m in manual] == ["ADMITTED", "ALREADY_USED", "RESTORED"]
+    assert all(m.staff_user_id == supervisor.user.id for m in manual)
+    assert ScanLog.objects.filter(verdict="ADMITTED", undone=True).count() == 1

@@ -1,0 +1,151 @@
+"""`scanStatsUpdated` end to end: uvicorn serving festival.asgi in a thread of this process, a
+real WebSocket client speaking graphql-transport-ws, scans committed over HTTP."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from domains.tickets.qr import qr_encode
+from tests.scanning import factories
+from tests.scanning.conftest import SCAN
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SUBSCRIPTION = "subscription($e: ID) { scanStatsUpdated(eventId: $e) { admittedTickets admissions refusals { key count } } }"
+
+
+@pytest.fixture
+def server(transactional_db):
+    import uvicorn
+
+    from festival.asgi import application
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert uv.started
+    yield f"127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def setup(make_user, token_for):
+    fest = factories.festival()
+    gate = factories.gate(fest, "Main")
+    staff = make_user("staff")
+    device, device_token = factories.device(gate, staff)
+    tt = factories.ticket_type(fest)
+    holder = make_user("attendee")
+    return {
+        "festival": fest, "staff_token": token_for(staff), "device": device, "device_token": device_token,
+        "tickets": [factories.ticket(tt, holder) for _ in range(12)], "attendee_token": token_for(holder),
+    }
+
+
+def _open(server, token):
+    ws = connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5)
+    ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+    return ws
+
+
+def _recv(ws, timeout=5.0) -> dict:
+    while True:
+        message = json.loads(ws.recv(timeout=timeout))
+        if message["type"] not in ("ping", "pong"):
+            return message
+
+
+def _scan(server, setup, ticket, nonce):
+    response = httpx.post(
+        f"http://{server}/graphql/",
+        json={"query": SCAN, "variables": {"code": qr_encode(ticket), "deviceId": str(setup["device"].public_id), "nonce": nonce}},
+        headers={"Authorization": f"Bearer {setup['staff_token']}", "X-Device-Token": setup["device_token"]},
+        timeout=10,
+    )
+    return response.json()["data"]["scanCommit"]["result"]["verdict"]
+
+
+def test_staff_receives_current_then_updated_stats(server, setup):
+    # One admission before anyone listens: a late client gets it at once.
+    assert _scan(server, setup, setup["tickets"][0], "n0") == "ADMITTED"
+    ws = _open(server, setup["staff_token"])
+    try:
+        assert _recv(ws)["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"e": str(setup["festival"].public_id)}}}))
+        first = _recv(ws)
+        assert first["type"] == "next" and first["payload"]["data"]["scanStatsUpdated"]["admittedTickets"] == 1
+
+        assert _scan(server, setup, setup["tickets"][1], "n1") == "ADMITTED"
+        assert _scan(server, setup, setup["tickets"][1], "n1b") == "ALREADY_USED"
+        seen = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            stats = _recv(ws)["payload"]["data"]["scanStatsUpdated"]
+            seen.append(stats)
+            if stats["admittedTickets"] == 2 and stats["refusals"]:
+                break
+        assert seen[-1]["admittedTickets"] == 2 and seen[-1]["refusals"] == [{"key": "ALREADY_USED", "count": 1}]
+
+        # A burst of scans: pushes are coalesced, and the last one shows the final figures.
+        started = time.monotonic()
+        for i, ticket in enumerate(setup["tickets"][2:]):
+            _scan(server, setup, ticket, f"burst{i}")
+        burst_seconds = time.monotonic() - started
+        pushes = []
+        while True:
+            try:
+                pushes.append(_recv(ws, timeout=2.0)["payload"]["data"]["scanStatsUpdated"])
+            except TimeoutError:
+                break
+        assert pushes and pushes[-1]["admittedTickets"] == 12
+        assert len(pushes) <= 2 + int((burst_seconds + 2) / 0.3), (len(pushes), burst_seconds)
+    finally:
+        ws.close()
+
+
+def test_attendee_connection_init_is_refused(server, setup):
+    ws = _open(server, setup["attendee_token"])
+    with pytest.raises(ConnectionClosed) as closed:
+        _recv(ws)
+    assert closed.value.rcvd.code == 4403
+    anonymous = connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5)
+    anonymous.send(json.dumps({"type": "connection_init", "payload": {}}))
+    with pytest.raises(ConnectionClosed) as closed:
+        _recv(anonymous)
+    assert closed.value.rcvd.code == 4403
+
+
+def test_resolver_exception_reaches_the_client_as_a_generic_message(server, setup, monkeypatch, caplog):
+    import domains.scanning.selectors as selectors
+
+    def broken(**kwargs):
+        raise RuntimeError("secret-internal-detail")
+
+    monkeypatch.setattr(selectors, "scan_stats", broken)
+    ws = _open(server, setup["staff_token"])
+    try:
+        assert _recv(ws)["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"e": str(setup["festival"].public_id)}}}))
+        raw = ws.recv(timeout=5)
+        assert "secret-internal-detail" not in raw
+        message = json.loads(raw)
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert [e["message"] for e in errors] == ["Internal server error."]
+    finally:
+        ws.close()
