@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+from django.db.models import F
+
 from domains.tickets.models import Ticket
 from domains.tickets.pdf import cached, fingerprint, render_pdf
 from domains.tickets.qr import qr_encode
@@ -35,8 +37,11 @@ def _tickets_fp(tickets: list[Ticket]) -> str:
 
 
 def _valid_tickets_of_order(order_public_id: str) -> list[Ticket]:
+    # Only tickets the buyer still holds: a ticket transferred away belongs to its new holder
+    # (its current QR code must not reach the buyer through the order's PDF).
     return list(
         Ticket.objects.filter(order_line__order__public_id=uuid.UUID(order_public_id), status=Ticket.Status.VALID)
+        .filter(holder_id=F("order_line__order__buyer_id"))
         .select_related("ticket_type__festival", "holder", "order_line__order")
         .order_by("issued_at", "id")
     )
