@@ -3,36 +3,102 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from django.conf import settings
 from graphql import GraphQLError, ValidationRule
-from graphql.language import DirectiveNode
+from graphql.language import DirectiveNode, StringValueNode
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
-from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry.exceptions import StrawberryGraphQLError
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from festival.logging import bind
 
 
-class MaxDirectivesRule(ValidationRule):
-    def __init__(self, context):
-        super().__init__(context)
-        self.count = 0
+def max_directives_rule(maximum: int) -> type[ValidationRule]:
+    class MaxDirectivesRule(ValidationRule):
+        def __init__(self, context):
+            super().__init__(context)
+            self.count = 0
 
-    def enter_directive(self, node: DirectiveNode, *_args):
-        self.count += 1
-        if self.count == settings.GRAPHQL_MAX_DIRECTIVES + 1:
-            self.report_error(GraphQLError(f"'{self.count}' directives exceed the maximum of {settings.GRAPHQL_MAX_DIRECTIVES}."))
+        def enter_directive(self, node: DirectiveNode, *_args):
+            self.count += 1
+            if self.count == maximum + 1:
+                self.report_error(GraphQLError(f"'{self.count}' directives exceed the maximum of {maximum}."))
+
+    return MaxDirectivesRule
+
+
+class NoNulCharactersRule(ValidationRule):
+    """A NUL character is never valid input (PostgreSQL cannot even store it in text)."""
+
+    def enter_string_value(self, node: StringValueNode, *_args):
+        if "\x00" in node.value:
+            self.report_error(GraphQLError("Text may not contain NUL characters.", node))
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class NoNulCharacterVariables(SchemaExtension):
+    """Runs after ValidationCache (which fills pre_execution_errors) and adds its own error;
+    strawberry stops before executing when that list is not empty."""
+
+    def on_validate(self):
+        if _has_nul(self.execution_context.variables or {}):
+            errors = list(self.execution_context.pre_execution_errors or [])  # the cached list stays as it is
+            errors.append(GraphQLError("Variables may not contain NUL characters."))
+            self.execution_context.pre_execution_errors = errors
+        yield
+
+
+@lru_cache(maxsize=16)
+def limit_rules(max_depth: int, max_aliases: int, max_directives: int, introspection: bool) -> tuple[type[ValidationRule], ...]:
+    """The validation rules for these limits, built once: the rule classes are part of the
+    validation cache's key, so new classes per request would make every lookup a miss."""
+    rules = [
+        max_depth_rule(max_depth, _ignore_introspection, None),
+        max_aliases_rule(max_aliases),
+        max_directives_rule(max_directives),
+        NoNulCharactersRule,
+    ]
+    if not introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    return tuple(rules)
+
+
+class Limits(AddValidationRules):
+    """Depth, alias, directive limits and the introspection switch, read from settings on
+    every request (so tests and operators can change them without rebuilding the schema)."""
+
+    def __init__(self):
+        super().__init__(
+            list(
+                limit_rules(
+                    settings.GRAPHQL_MAX_DEPTH,
+                    settings.GRAPHQL_MAX_ALIASES,
+                    settings.GRAPHQL_MAX_DIRECTIVES,
+                    settings.GRAPHQL_INTROSPECTION,
+                )
+            )
+        )
 
 
 def _ignore_introspection(ignore) -> bool:
@@ -50,17 +116,20 @@ def should_mask(error: GraphQLError) -> bool:
     return True
 
 
-_SUGGESTION = re.compile(r"\s*Did you mean .*\?$")
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 class NoSuggestions(SchemaExtension):
     """Drop graphql-core's "Did you mean ...?" hints, which leak the schema when
-    introspection is off."""
+    introspection is off: in validation errors and in variable errors (found while executing)."""
 
-    def on_validate(self):
+    def on_operation(self):
         yield
-        errors = self.execution_context.errors or []
-        for error in errors:
+        if settings.GRAPHQL_INTROSPECTION:
+            return
+        context = self.execution_context
+        result = context.result
+        for error in [*(context.pre_execution_errors or []), *((result.errors or []) if result else [])]:
             error.message = _SUGGESTION.sub("", error.message)
 
 
@@ -73,15 +142,13 @@ class OperationNameLogging(SchemaExtension):
 def schema_extensions() -> list:
     extensions = [
         OperationNameLogging,
-        lambda: QueryDepthLimiter(max_depth=settings.GRAPHQL_MAX_DEPTH, should_ignore=_ignore_introspection),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.GRAPHQL_MAX_ALIASES),
+        NoSuggestions,
+        Limits,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
-        lambda: AddValidationRules([MaxDirectivesRule]),
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error."),
         DjangoOptimizerExtension,
     ]
     # Module-level LRU caches inside strawberry, shared by every request.
     extensions += [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
-    if not settings.GRAPHQL_INTROSPECTION:
-        extensions += [DisableIntrospection, NoSuggestions]
+    extensions += [NoNulCharacterVariables]  # after ValidationCache: see its docstring
     return extensions
