@@ -96,14 +96,21 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's psycopg 3 pool: a bounded number of server connections per process
     # however many threads serve requests (persistent per-thread connections under
     # ASGI exhaust PostgreSQL). CONN_MAX_AGE must be 0 with a pool.
-    _db["CONN_MAX_AGE"] = 0
-    _db["OPTIONS"] = {
-        "pool": {
-            "min_size": env_int("DB_POOL_MIN_SIZE", 1),
-            "max_size": env_int("DB_POOL_MAX_SIZE", 8),
-            "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    if env_bool("DB_POOL", default=True):
+        _db["CONN_MAX_AGE"] = 0
+        _db["OPTIONS"] = {
+            "pool": {
+                "min_size": env_int("DB_POOL_MIN_SIZE", 1),
+                "max_size": env_int("DB_POOL_MAX_SIZE", 8),
+                "timeout": env_int("DB_POOL_TIMEOUT", 10),
+            }
         }
-    } if env_bool("DB_POOL", default=True) else {}
+    else:
+        # Without a pool (benchmark control, or an external pooler such as PgBouncer):
+        # DB_CONN_MAX_AGE seconds, -1 for persistent per-thread connections.
+        _age = env_int("DB_CONN_MAX_AGE", 0)
+        _db["CONN_MAX_AGE"] = None if _age < 0 else _age
+        _db["OPTIONS"] = {}
     # A lock held longer than this is a bug or an overload: fail cleanly, retryably.
     _db["OPTIONS"]["options"] = f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 3000)}"
 elif _db["ENGINE"] == "django.db.backends.sqlite3":

@@ -1,0 +1,104 @@
+"""Start and stop a real server for benchmarks: uvicorn workers on PostgreSQL (and Redis).
+
+Used by the bench/*.py scripts; each prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_env(database: str, **extra: str) -> dict:
+    env = {
+        **os.environ,
+        "DATABASE_URL": os.environ.get("BENCH_DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{database}"),
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
+        "DJANGO_ENVIRONMENT": "development",
+        "DJANGO_DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        # Benchmarks measure throughput, not the abuse limits.
+        "LOGIN_THROTTLE_FREE_FAILURES": "1000000",
+    }
+    env.update(extra)
+    return env
+
+
+def prepare_database(env: dict) -> None:
+    """Create the database if needed, migrate, and load the demo data."""
+    name = env["DATABASE_URL"].rsplit("/", 1)[1]
+    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"], capture_output=True)
+    subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def uvicorn_server(env: dict, *, workers: int = 4, port: int | None = None):
+    port = port or free_port()
+    process = subprocess.Popen(
+        [PY, "-m", "uvicorn", "festival.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(url + "/api/health/", timeout=1).read()
+                break
+            except Exception:
+                if process.poll() is not None:
+                    raise RuntimeError(process.stderr.read().decode()[-2000:])
+                time.sleep(0.3)
+        else:
+            raise RuntimeError("server did not start in 60 s")
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def process_tree_rss_mb(pid: int) -> dict[int, float]:
+    """Resident memory of a process and its children, from /proc."""
+    out = {}
+    pids = [pid]
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        pids += [int(c) for c in children]
+    except Exception:
+        pass
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out[p] = round(int(line.split()[1]) / 1024, 1)
+        except OSError:
+            continue
+    return out
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
