@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "domains.events",
     "domains.tickets",
     "domains.orders",
+    "domains.vendors",
     "domains.scanning",
     "domains.wallet",
     "workers",

@@ -20,11 +20,12 @@ from domains.events.errors import EventErrorCode
 from domains.scanning.errors import ScanningErrorCode
 from domains.orders.errors import OrderErrorCode
 from domains.tickets.errors import TicketErrorCode
+from domains.vendors.errors import VendorErrorCode
 from domains.wallet.errors import WalletErrorCode
 
 log = logging.getLogger(__name__)
 
-CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode, ScanningErrorCode, WalletErrorCode]
+CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode, ScanningErrorCode, WalletErrorCode, VendorErrorCode]
 
 
 def _merge(enums: list[type[Enum]]) -> dict[str, str]:

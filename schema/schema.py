@@ -20,12 +20,14 @@ from schema.scanning.subscriptions import ScanningSubscription
 from schema.orders.mutations import OrderMutation
 from schema.orders.queries import OrderQuery
 from schema.tickets.queries import TicketQuery
+from schema.vendors.mutations import VendorMutation
+from schema.vendors.queries import VendorQuery
 
 from schema.wallet.mutations import WalletMutation
 from schema.wallet.queries import WalletQuery
 
-QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery, ScanningQuery, WalletQuery)
-MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, ScanningMutation, WalletMutation)
+QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery, ScanningQuery, WalletQuery, VendorQuery)
+MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, ScanningMutation, WalletMutation, VendorMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (ScanningSubscription,)
 
 

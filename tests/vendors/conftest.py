@@ -83,16 +83,16 @@ def make_vendor(make_user):
     def make(status: str = "approved", name: str | None = None, category: str = "food", user=None, **extra):
         user = user or make_user("vendor")
         n = next(_seq)
-        return VendorProfile.objects.create(
-            owner=user,
-            business_name=name or f"Vendor {n:03d}",
-            category=category,
-            description="Tasty things",
-            contact_email=f"contact{n}@vendor.test",
-            contact_phone="+1 555 0100",
-            status=status,
+        fields = {
+            "business_name": name or f"Vendor {n:03d}",
+            "category": category,
+            "description": "Tasty things",
+            "contact_email": f"contact{n}@vendor.test",
+            "contact_phone": "+1 555 0100",
+            "status": status,
             **extra,
-        )
+        }
+        return VendorProfile.objects.create(owner=user, **fields)
 
     return make
 
