@@ -141,3 +141,9 @@ def test_no_setup_qr_without_approval_or_booth(vendor_client):
     assert client.execute(SETUP_QR).error_codes("vendorSetupQr") == ["BOOTH_NOT_ASSIGNED"]
     client, _ = vendor_client("submitted")
     assert client.execute(SETUP_QR).error_codes("vendorSetupQr") == ["VENDOR_NOT_APPROVED"]
+
+
+def test_a_code_for_another_festival_is_invalid_at_this_gate(setup_code):
+    code, assignment, _ = setup_code()
+    assert vendor_setup_scan(code, "north", INSIDE, festival_id=assignment.festival_id + 1000).verdict == V.INVALID
+    assert vendor_setup_scan(code, "north", INSIDE, festival_id=assignment.festival_id).verdict == V.VENDOR_SETUP_ADMITTED

@@ -38,8 +38,13 @@ class SetupScanResult:
     crew_limit: int = 0
 
 
-def vendor_setup_scan(code: str, gate: str, at: dt.datetime | None = None) -> SetupScanResult:
+def vendor_setup_scan(
+    code: str, gate: str, at: dt.datetime | None = None, *, festival_id: int | None = None
+) -> SetupScanResult:
     """Answer one scan of a setup QR at `gate` (at `at`, default now) with a verdict.
+
+    Pass `festival_id` (the gate's festival) so that a code for another festival's booth is
+    INVALID at this gate.
 
     Checked in this order: authentic and current (INVALID), vendor approved (SUSPENDED),
     inside the setup window (OUTSIDE_WINDOW), a crew pass left (CREW_LIMIT_REACHED). An
@@ -59,7 +64,12 @@ def vendor_setup_scan(code: str, gate: str, at: dt.datetime | None = None) -> Se
             .filter(public_id=public_id)
             .first()
         )
-        if assignment is None or assignment.ended_at is not None or assignment.qr_version != version:
+        if (
+            assignment is None
+            or assignment.ended_at is not None
+            or assignment.qr_version != version
+            or (festival_id is not None and assignment.festival_id != festival_id)
+        ):
             return SetupScanResult(VendorSetupVerdict.INVALID, "This setup code is no longer valid.")
         vendor, booth = assignment.vendor, assignment.booth
         details = {
