@@ -105,6 +105,9 @@ class VendorReview(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.action}: {self.from_status} -> {self.to_status}"
+
 
 class Booth(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -170,6 +173,9 @@ class BoothAssignment(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.booth} / {self.vendor}"
+
     @property
     def is_active(self) -> bool:
         return self.ended_at is None
@@ -184,3 +190,6 @@ class VendorSetupEntry(models.Model):
 
     class Meta:
         ordering = ["scanned_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.assignment} at {self.gate}"
