@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.template.loader import render_to_string
+from django.template import Engine
 
 from domains.common.clock import now
 from domains.notifications.models import OutboundEmail
@@ -18,6 +19,17 @@ log = logging.getLogger(__name__)
 # kind -> builder(object_id) -> list of (filename, content bytes, mimetype).
 # Areas register builders (ticket PDFs, invoices) in their AppConfig.ready().
 ATTACHMENT_BUILDERS: dict[str, Callable[[str], list[tuple[str, bytes, str]]]] = {}
+
+
+@lru_cache(maxsize=1)
+def _text_templates() -> Engine:
+    """The project's templates without HTML autoescaping: these emails are text/plain, and
+    escaping would turn "O'Brien" into "O&#x27;Brien"."""
+    return Engine(dirs=[str(d) for d in settings.TEMPLATES[0]["DIRS"]], app_dirs=True, autoescape=False)
+
+
+def render_text(template_name: str, context: dict) -> str:
+    return _text_templates().render_to_string(template_name, context)
 
 
 def register_attachment_builder(kind: str, builder: Callable[[str], list[tuple[str, bytes, str]]]) -> None:
@@ -67,8 +79,8 @@ def email_deliver(*, outbound_email_id: int) -> bool:
             return False
         email.attempts += 1
         context = {**email.context, "frontend_url": settings.FRONTEND_URL}
-        subject = render_to_string(f"emails/{email.template}_subject.txt", context).strip()
-        body = render_to_string(f"emails/{email.template}.txt", context)
+        subject = " ".join(render_text(f"emails/{email.template}_subject.txt", context).split())  # one line
+        body = render_text(f"emails/{email.template}.txt", context)
         message = EmailMultiAlternatives(subject, body, settings.DEFAULT_FROM_EMAIL, [email.to_email])
         message.extra_headers["X-Festival-Email-Key"] = email.key
         for spec in email.attachments:

@@ -1,0 +1,1 @@
+from tests.schema.conftest import festival  # noqa: F401
