@@ -73,6 +73,10 @@ def qr_decode(code: str, *, expected_kind: str | None = None) -> QrPayload:
         signature = b64url_decode(match["sig"])
     except ValueError:
         raise InvalidQrCode("malformed signature") from None
+    # base64 leaves spare bits in the last character: only the canonical spelling is the
+    # code, so one ticket has exactly one code string (duplicate detection compares strings).
+    if b64url(signature) != match["sig"]:
+        raise InvalidQrCode("malformed signature")
     if not verify_qr(match["kid"], body.encode("ascii"), signature):
         raise InvalidQrCode("bad signature")
     if expected_kind is not None and match["kind"] != expected_kind:

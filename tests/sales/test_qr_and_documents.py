@@ -47,6 +47,20 @@ def test_qr_forged_or_malformed_codes_are_refused(mutate):
         qr_decode(mutate(qr_encode(FakeTicket)))
 
 
+def test_qr_signature_has_one_spelling():
+    """The last base64 character carries 2 spare bits; flipping them keeps the bytes the
+    same, and such a twin string must not count as the ticket's code."""
+    code = qr_encode(FakeTicket)
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    last = alphabet.index(code[-1])
+    twins = [code[:-1] + alphabet[(last & ~0b11) | spare] for spare in range(4)]
+    twins.remove(code)
+    assert len(twins) == 3
+    for twin in twins:
+        with pytest.raises(InvalidQrCode):
+            qr_decode(twin)
+
+
 def test_qr_signed_with_another_secret_is_refused(settings):
     code = qr_encode(FakeTicket)
     settings.QR_SIGNING_SECRET = "another-secret"
