@@ -33,9 +33,26 @@ def _isolated(settings, tmp_path):
 
     settings.EMAIL_OUTBOX_DIR = tmp_path / "outbox"
     settings.EMAIL_BACKEND = "workers.email_backends.OutboxBackend"
-    cache.clear()
+    _clear_own_cache(cache)
     yield
-    cache.clear()
+    _clear_own_cache(cache)
+
+
+def _clear_own_cache(cache) -> None:
+    """Empty this process's cache. On Redis, only the keys under this process's prefix:
+    cache.clear() is FLUSHDB, which under pytest-xdist wipes the other workers' throttle
+    counters and Dramatiq queues in the middle of their tests."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if not isinstance(cache, RedisCache):
+        cache.clear()
+        return
+    client = cache._cache.get_client(None, write=True)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
 
 
 @pytest.fixture
