@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncGenerator
 
 import strawberry
@@ -20,6 +21,8 @@ from strawberry.types import Info
 from domains.scanning import notify, selectors
 from schema.permissions import staff_only
 from schema.scanning.types import ScanStatsType
+
+log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.3  # seconds between two pushes to one client
 PERIODIC = 10.0  # re-read without any prompt (the layer may drop messages)
@@ -65,7 +68,12 @@ class ScanningSubscription:
                     if wait > 0:
                         await asyncio.sleep(wait)
                     prompt.clear()
-                    fresh = await _stats(festival)
+                    try:
+                        fresh = await _stats(festival)
+                    except Exception:  # a database blip: keep the dashboard, read again later
+                        log.warning("scan stats re-read failed", exc_info=True)
+                        follow_up = True
+                        continue
                     follow_up = prompted
                     if fresh != current:
                         current = fresh
