@@ -53,6 +53,9 @@ INSTALLED_APPS = [
     "domains.vendors",
     "domains.scanning",
     "domains.wallet",
+    "domains.audit",
+    "domains.transfers",
+    "domains.upgrades",
     "workers",
     "festival",
 ]

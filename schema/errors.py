@@ -19,13 +19,16 @@ from domains.common.errors import CommonErrorCode, DomainError
 from domains.events.errors import EventErrorCode
 from domains.scanning.errors import ScanningErrorCode
 from domains.orders.errors import OrderErrorCode
+from domains.orders.staff_errors import StaffOrderErrorCode
 from domains.tickets.errors import TicketErrorCode
+from domains.transfers.errors import TransferErrorCode
+from domains.upgrades.errors import UpgradeErrorCode
 from domains.vendors.errors import VendorErrorCode
 from domains.wallet.errors import WalletErrorCode
 
 log = logging.getLogger(__name__)
 
-CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode, ScanningErrorCode, WalletErrorCode, VendorErrorCode]
+CODE_ENUMS: list[type[Enum]] = [CommonErrorCode, AccountErrorCode, EventErrorCode, TicketErrorCode, OrderErrorCode, ScanningErrorCode, WalletErrorCode, VendorErrorCode, TransferErrorCode, UpgradeErrorCode, StaffOrderErrorCode]
 
 
 def _merge(enums: list[type[Enum]]) -> dict[str, str]:

@@ -14,6 +14,8 @@ from schema.accounts.queries import AccountQuery
 from schema.events.mutations import EventMutation
 from schema.events.queries import EventQuery
 from schema.extensions import schema_extensions
+from schema.lifecycle.mutations import LifecycleMutation
+from schema.lifecycle.queries import LifecycleQuery
 from schema.scanning.mutations import ScanningMutation
 from schema.scanning.queries import ScanningQuery
 from schema.scanning.subscriptions import ScanningSubscription
@@ -26,8 +28,8 @@ from schema.vendors.queries import VendorQuery
 from schema.wallet.mutations import WalletMutation
 from schema.wallet.queries import WalletQuery
 
-QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery, ScanningQuery, WalletQuery, VendorQuery)
-MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, ScanningMutation, WalletMutation, VendorMutation)
+QUERIES: tuple[type, ...] = (EventQuery, AccountQuery, TicketQuery, OrderQuery, ScanningQuery, WalletQuery, VendorQuery, LifecycleQuery)
+MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, ScanningMutation, WalletMutation, VendorMutation, LifecycleMutation)
 SUBSCRIPTIONS: tuple[type, ...] = (ScanningSubscription,)
 
 

@@ -3,3 +3,4 @@
 from workers import emails  # noqa: F401
 from workers import orders  # noqa: F401
 from workers import wallet  # noqa: F401
+from workers import lifecycle  # noqa: F401

@@ -88,6 +88,11 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
         return O.IGNORED, "unhandled event type", None
     if event_type.startswith("payment_intent."):
         pi = PaymentIntentInfo.from_stripe(obj)
+        from domains.upgrades.webhooks import is_upgrade_payment, upgrade_payment_event
+
+        if is_upgrade_payment(pi):  # the price difference of a ticket upgrade (issue 4)
+            outcome, note = upgrade_payment_event(event_type, pi, obj)
+            return outcome, note, None
         order = _find_order(pi.id, pi.metadata)
         if order is None:
             return O.NEEDS_ATTENTION, f"no order for payment intent {pi.id}", None

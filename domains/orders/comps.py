@@ -1,0 +1,107 @@
+"""Complimentary tickets issued by staff.
+
+A comp is an ordinary order with a zero price, so every other flow (myOrders, the staff
+desk, refunds-as-cancellation, transfers, resends, PDFs) works unchanged. It counts against
+the ticket type's capacity (`inventory.take`, the same conditional UPDATE as sales), and the
+issuing staff member and their note are kept in the order's status history and the audit trail.
+
+A recipient without an account gets one (attendee, no usable password): they set a password
+with the reset flow, using the address the tickets were sent to.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from domains.accounts.models import User, normalize_email
+from domains.audit.services import audit_record
+from domains.common.clock import now
+from domains.common.errors import CommonErrorCode, DomainError
+from domains.notifications.services import email_enqueue
+from domains.orders.models import Order, OrderLine, OrderStatusChange
+from domains.orders.staff_errors import StaffOrderErrorCode as E
+from domains.tickets import inventory
+from domains.tickets.errors import TicketErrorCode
+from domains.tickets.models import Ticket, TicketType
+from domains.tickets.services import tickets_issue
+
+MAX_COMPS_PER_CALL = 50
+
+
+@dataclass
+class CompResult:
+    order: Order
+    tickets: list[Ticket]
+    created_account: bool
+
+
+def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity: int, note: str) -> CompResult:
+    """Issue `quantity` free tickets to `email` and email them.
+
+    Errors: INVALID_INPUT (email), REASON_REQUIRED (note), COMP_QUANTITY_INVALID,
+    TICKET_TYPE_NOT_FOUND, SOLD_OUT.
+    """
+    address = normalize_email(email)
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise DomainError(CommonErrorCode.INVALID_INPUT, "Enter a valid email address.", "email") from None
+    note = (note or "").strip()
+    if not note:
+        raise DomainError(E.REASON_REQUIRED, "Say why these tickets are complimentary.", "note")
+    if not 1 <= quantity <= MAX_COMPS_PER_CALL:
+        raise DomainError(E.COMP_QUANTITY_INVALID, f"Between 1 and {MAX_COMPS_PER_CALL} tickets at a time.", "quantity")
+    tt = TicketType.objects.select_related("festival").filter(public_id=ticket_type_public_id).first()
+    if tt is None:
+        raise DomainError(TicketErrorCode.TICKET_TYPE_NOT_FOUND, "Unknown ticket type.", "ticketTypeId")
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=address).first()
+        created = user is None
+        if created:
+            user = User(email=address, role="attendee")
+            user.set_unusable_password()
+            user.save()
+        if not inventory.take(tt.pk, quantity):
+            raise DomainError(TicketErrorCode.SOLD_OUT, f"Not enough {tt.name} tickets left.", "quantity")
+        at = now()
+        order = Order.objects.create(
+            buyer=user,
+            festival=tt.festival,
+            status=Order.Status.PAID,
+            currency=tt.currency,
+            total_amount=0,
+            tax_amount=0,
+            expires_at=at,
+            paid_at=at,
+            fulfilled_at=at,
+        )
+        line = OrderLine.objects.create(order=order, ticket_type=tt, quantity=quantity, unit_price=0, currency=tt.currency)
+        OrderStatusChange.objects.create(order=order, from_status="", to_status=Order.Status.PAID, source="comp", note=note[:300], actor=staff)
+        tickets = tickets_issue(ticket_type=tt, holder=user, quantity=quantity, order_line=line)
+        audit_record(
+            action="comp.issued",
+            actor=staff,
+            order=order,
+            reason=note,
+            data={"email": address, "ticket_type": tt.name, "quantity": quantity, "created_account": created},
+        )
+        email_enqueue(
+            key=f"comp-tickets:{order.public_id}",
+            to_email=address,
+            template="comp_tickets",
+            context={
+                "festival_name": tt.festival.name,
+                "ticket_type_name": tt.name,
+                "quantity": quantity,
+                "order_number": order.number,
+                "order_id": str(order.public_id),
+                "created_account": created,
+            },
+            attachments=[{"kind": "ticket_pdfs", "id": str(order.public_id)}],
+        )
+    return CompResult(order=order, tickets=tickets, created_account=created)
