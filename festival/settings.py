@@ -169,7 +169,7 @@ if REDIS_URL:
         "MIDDLEWARE": _dramatiq_middleware,
     }
 else:
-    # Development: messages stay in this process; festival/apps.py starts a worker here.
+    # Development: messages stay in this process; `manage.py serve` starts a worker in it.
     DRAMATIQ_BROKER = {"BROKER": "dramatiq.brokers.stub.StubBroker", "OPTIONS": {}, "MIDDLEWARE": _dramatiq_middleware}
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Run a Dramatiq worker inside the web process (development default without Redis).
