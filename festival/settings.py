@@ -237,6 +237,38 @@ LOGIN_THROTTLE_FREE_FAILURES = env_int("LOGIN_THROTTLE_FREE_FAILURES", 3)
 LOGIN_THROTTLE_FREE_IP_FAILURES = env_int("LOGIN_THROTTLE_FREE_IP_FAILURES", 20)
 LOGIN_THROTTLE_MAX_DELAY = env_int("LOGIN_THROTTLE_MAX_DELAY", 15 * 60)
 CONTACT_FORM_PER_HOUR = env_int("CONTACT_FORM_PER_HOUR", 5)
+# --- Abuse limits (README, "Abuse limits") ----------------------------------------
+# Fixed windows counted in the cache (Redis in production, so every process agrees).
+# Each is "<count>/<seconds>", overridable as RATE_LIMIT_<ACTION>_<IP|ACCOUNT>, "off" to disable.
+# A refusal is the RATE_LIMITED payload error with retryAfter and an HTTP Retry-After header.
+# Per-IP ceilings are generous: a festival's Wi-Fi or a mobile carrier puts many honest
+# people behind one address; per-account ones stop one person or bot hammering.
+# Login has its own growing-delay throttle (LOGIN_THROTTLE_*); the contact form's per-IP
+# limit is CONTACT_FORM_PER_HOUR; scans: env SCAN_RATE_PER_DEVICE (60) / SCAN_RATE_PER_STAFF (120)
+# per 10 s (domains/scanning/services/commit.py).
+def _rate(name: str, default: str) -> tuple[int, int] | None:
+    raw = os.environ.get(name, default).strip().lower()
+    if raw in ("off", "none", "0"):
+        return None
+    count, _, seconds = raw.partition("/")
+    try:
+        return int(count), int(seconds or 60)
+    except ValueError:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(f"{name} must look like 10/3600 (count/seconds), not {raw!r}") from None
+
+
+RATE_LIMITS = {
+    "register": {"ip": _rate("RATE_LIMIT_REGISTER_IP", "30/3600"), "account": _rate("RATE_LIMIT_REGISTER_ACCOUNT", "5/3600")},
+    "password_reset": {
+        "ip": _rate("RATE_LIMIT_PASSWORD_RESET_IP", "30/3600"),
+        "account": _rate("RATE_LIMIT_PASSWORD_RESET_ACCOUNT", "5/3600"),
+    },
+    "contact": {"account": _rate("RATE_LIMIT_CONTACT_ACCOUNT", "5/3600")},
+    "checkout": {"ip": _rate("RATE_LIMIT_CHECKOUT_IP", "1200/60"), "account": _rate("RATE_LIMIT_CHECKOUT_ACCOUNT", "10/60")},
+    "login": {"ip": _rate("RATE_LIMIT_LOGIN_IP", "600/60")},
+}
 # Peers whose X-Forwarded-For we believe (a load balancer); nobody else chooses their address.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", default=[])
 AUTH_PASSWORD_VALIDATORS = [
@@ -255,6 +287,10 @@ GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 15)
 GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 1000)
 GRAPHQL_MAX_DIRECTIVES = env_int("GRAPHQL_MAX_DIRECTIVES", 50)
 GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100)
+# Estimated cost: each field 1, times the page size of every list above it (first/limit, or
+# GRAPHQL_COST_DEFAULT_LIST for an unbounded list). Refused before execution above the maximum.
+GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 10000)  # our clients' largest (myOrders) is ~4,200
+GRAPHQL_COST_DEFAULT_LIST = env_int("GRAPHQL_COST_DEFAULT_LIST", 20)
 GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", default=not IS_PRODUCTION)
 GRAPHQL_GRAPHIQL = env_bool("GRAPHQL_GRAPHIQL", default=not IS_PRODUCTION)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_SIZE", 256 * 1024)

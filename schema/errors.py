@@ -17,9 +17,9 @@ from django.db import DatabaseError, OperationalError
 from domains.accounts.errors import AccountErrorCode
 from domains.common.errors import CommonErrorCode, DomainError
 from domains.events.errors import EventErrorCode
-from domains.scanning.errors import ScanningErrorCode
 from domains.orders.errors import OrderErrorCode
 from domains.orders.staff_errors import StaffOrderErrorCode
+from domains.scanning.errors import ScanningErrorCode
 from domains.tickets.errors import TicketErrorCode
 from domains.transfers.errors import TransferErrorCode
 from domains.upgrades.errors import UpgradeErrorCode
@@ -68,6 +68,18 @@ def _is_lock_timeout(exc: Exception) -> bool:
     return sqlstate in ("55P03", "40001", "40P01") or "database is locked" in str(exc)
 
 
+def _set_retry_after(args, kwargs, seconds: int | None) -> None:
+    """HTTP clients and proxies read Retry-After; the payload's retryAfter says the same."""
+    if seconds is None:
+        return
+    from schema.ratelimits import find_info
+
+    info = find_info(args, kwargs)
+    response = getattr(getattr(info, "context", None), "response", None) if info is not None else None
+    if response is not None:  # WebSocket operations have no HTTP response
+        response["Retry-After"] = str(int(seconds))
+
+
 def payload_errors(payload_cls):
     """Decorate a mutation resolver: a DomainError becomes `payload_cls(errors=[...])`.
 
@@ -81,11 +93,13 @@ def payload_errors(payload_cls):
             try:
                 return resolver(*args, **kwargs)
             except DomainError as exc:
+                _set_retry_after(args, kwargs, exc.retry_after)
                 return payload_cls(errors=errors_from(exc))
             except (OperationalError, DatabaseError) as exc:
                 if not _is_lock_timeout(exc):
                     raise
                 log.warning("lock wait ended", exc_info=True)
+                _set_retry_after(args, kwargs, 1)
                 return payload_cls(
                     errors=[
                         Error(

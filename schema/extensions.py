@@ -9,6 +9,7 @@ from django.conf import settings
 from graphql import GraphQLError, ValidationRule
 from graphql.language import DirectiveNode, StringValueNode
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -19,10 +20,10 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
-from strawberry.exceptions import StrawberryGraphQLError
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from festival.logging import bind
+from schema.cost import max_cost_rule
 
 
 def max_directives_rule(maximum: int) -> type[ValidationRule]:
@@ -70,7 +71,13 @@ class NoNulCharacterVariables(SchemaExtension):
 
 
 @lru_cache(maxsize=16)
-def limit_rules(max_depth: int, max_aliases: int, max_directives: int, introspection: bool) -> tuple[type[ValidationRule], ...]:
+def limit_rules(
+    max_depth: int,
+    max_aliases: int,
+    max_directives: int,
+    introspection: bool,
+    cost: tuple[int, int, int] = (0, 0, 0),
+) -> tuple[type[ValidationRule], ...]:
     """The validation rules for these limits, built once: the rule classes are part of the
     validation cache's key, so new classes per request would make every lookup a miss."""
     rules = [
@@ -79,13 +86,15 @@ def limit_rules(max_depth: int, max_aliases: int, max_directives: int, introspec
         max_directives_rule(max_directives),
         NoNulCharactersRule,
     ]
+    if cost[0] > 0:  # (GRAPHQL_MAX_COST, GRAPHQL_COST_DEFAULT_LIST, GRAPHQL_MAX_PAGE_SIZE)
+        rules.append(max_cost_rule(*cost))
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return tuple(rules)
 
 
 class Limits(AddValidationRules):
-    """Depth, alias, directive limits and the introspection switch, read from settings on
+    """Depth, alias, directive, cost limits and the introspection switch, read from settings on
     every request (so tests and operators can change them without rebuilding the schema)."""
 
     def __init__(self):
@@ -96,6 +105,7 @@ class Limits(AddValidationRules):
                     settings.GRAPHQL_MAX_ALIASES,
                     settings.GRAPHQL_MAX_DIRECTIVES,
                     settings.GRAPHQL_INTROSPECTION,
+                    (settings.GRAPHQL_MAX_COST, settings.GRAPHQL_COST_DEFAULT_LIST, settings.GRAPHQL_MAX_PAGE_SIZE),
                 )
             )
         )

@@ -13,6 +13,7 @@ from schema.accounts.types import AuthPayload, OkPayload, UserPayload, UserType
 from schema.context import client_ip, require_viewer, user_agent
 from schema.errors import payload_errors
 from schema.permissions import authenticated, public
+from schema.ratelimits import email_argument, rate_limited
 
 
 def _auth_payload(pair: TokenPair) -> AuthPayload:
@@ -32,6 +33,7 @@ class AccountMutation:
         "whether or not the address already has an account; then log in.",
     )
     @payload_errors(OkPayload)
+    @rate_limited("register", account=email_argument())
     def register(self, info: Info, email: str, password: str, full_name: str = "") -> OkPayload:
         services.user_register(email=email, password=password, full_name=full_name)
         return OkPayload(ok=True)
@@ -43,6 +45,7 @@ class AccountMutation:
 
     @strawberry_django.mutation(extensions=public(), description="Email + password -> access and refresh token.")
     @payload_errors(AuthPayload)
+    @rate_limited("login")
     def login(self, info: Info, email: str, password: str) -> AuthPayload:
         pair = services.session_login(
             email=email, password=password, client_ip=client_ip(info), user_agent=user_agent(info)
@@ -87,6 +90,7 @@ class AccountMutation:
         extensions=public(), description="Email a reset link if the address has an account. Always answers ok."
     )
     @payload_errors(OkPayload)
+    @rate_limited("password_reset", account=email_argument())
     def request_password_reset(self, info: Info, email: str) -> OkPayload:
         services.password_reset_request(email=email)
         return OkPayload(ok=True)

@@ -11,6 +11,7 @@ from schema.context import require_viewer
 from schema.errors import payload_errors
 from schema.orders.types import CheckoutLineInput, ConfirmCheckoutPayload, CreateCheckoutPayload, OrderGql
 from schema.permissions import authenticated
+from schema.ratelimits import rate_limited, viewer_account
 
 
 def _order(user, order) -> OrderGql:
@@ -25,6 +26,7 @@ class OrderMutation:
         "pay with the returned client secret, then call confirmCheckout.",
     )
     @payload_errors(CreateCheckoutPayload)
+    @rate_limited("checkout", account=viewer_account)
     def create_checkout(self, info: Info, lines: list[CheckoutLineInput]) -> CreateCheckoutPayload:
         user = require_viewer(info).user
         result = services.checkout_create(
