@@ -3,6 +3,7 @@
 ASGI handler and middleware as the real app, without GraphQL, auth, rules or the stats prompt.
 
     uvicorn bench.gate_bare_asgi:application --workers 2
+    gunicorn bench.gate_bare_asgi:wsgi_application -k gthread --workers 2 --threads 8
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
+from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.http import JsonResponse  # noqa: E402
 from django.urls import path  # noqa: E402
@@ -58,3 +60,4 @@ def admit(request):
 urlpatterns = [path("bare/admit/", admit)]
 settings.ROOT_URLCONF = __name__
 application = get_asgi_application()
+wsgi_application = get_wsgi_application()

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,12 +48,26 @@ def prepare_database(env: dict) -> None:
     subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
 
 
+def server_command(kind: str, port: int, *, workers: int = 4, threads: int = 8, app: str | None = None) -> list[str]:
+    """uvicorn (ASGI: festival.asgi, HTTP + WebSocket) or gunicorn (gthread workers, WSGI:
+    festival.wsgi, HTTP only; production puts uvicorn beside it for WebSocket)."""
+    if kind == "uvicorn":
+        return [PY, "-m", "uvicorn", app or "festival.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    if kind == "gunicorn":
+        return [PY, "-m", "gunicorn", app or "festival.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+                "--log-level", "warning", "--keep-alive", "30", "--backlog", "2048"]
+    raise ValueError(kind)
+
+
 @contextmanager
-def uvicorn_server(env: dict, *, workers: int = 4, port: int | None = None):
+def run_server(env: dict, *, kind: str = "uvicorn", workers: int = 4, threads: int = 8, port: int | None = None,
+               app: str | None = None, health: str = "/api/health/"):
+    """Start a server, wait until `health` answers, yield (url, process); stop it afterwards."""
     port = port or free_port()
     process = subprocess.Popen(
-        [PY, "-m", "uvicorn", "festival.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning", "--no-access-log"],
+        server_command(kind, port, workers=workers, threads=threads, app=app),
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
@@ -60,11 +75,13 @@ def uvicorn_server(env: dict, *, workers: int = 4, port: int | None = None):
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
-                urllib.request.urlopen(url + "/api/health/", timeout=1).read()
+                urllib.request.urlopen(url + health, timeout=1).read()
+                break
+            except urllib.error.HTTPError:  # answering (a bare app may 404 the health path)
                 break
             except Exception:
                 if process.poll() is not None:
-                    raise RuntimeError(process.stderr.read().decode()[-2000:])
+                    raise RuntimeError(process.stderr.read().decode()[-2000:]) from None
                 time.sleep(0.3)
         else:
             raise RuntimeError("server did not start in 60 s")
@@ -75,6 +92,10 @@ def uvicorn_server(env: dict, *, workers: int = 4, port: int | None = None):
             process.wait(10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def uvicorn_server(env: dict, *, workers: int = 4, port: int | None = None):
+    return run_server(env, kind="uvicorn", workers=workers, port=port)
 
 
 def process_tree_rss_mb(pid: int) -> dict[int, float]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 
 import redis
+from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+from django.core.cache.backends.redis import RedisCacheClient
 
 
 class SharedConnectionPool(redis.ConnectionPool):
@@ -26,3 +28,37 @@ class SharedConnectionPool(redis.ConnectionPool):
                 pool = redis.ConnectionPool.from_url(url, **kwargs)
                 cls._pools[key] = pool
             return pool
+
+
+_clients: dict[int, redis.Redis] = {}
+
+
+class SharedClientRedisCacheClient(RedisCacheClient):
+    """Django builds a new `redis.Redis` for every cache operation (its __init__ fills a
+    dict of ~170 response callbacks: 0.3-0.4 ms each, 5-7 times per scan). A client is only a
+    handle on its pool and is thread-safe: keep one per pool."""
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = _clients.get(id(pool))
+        if client is None:
+            client = _clients.setdefault(id(pool), self._client(connection_pool=pool))
+        return client
+
+
+class RedisCache(DjangoRedisCache):
+    """Django's Redis cache with the shared client, plus `incr_expire` (one round trip)."""
+
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = SharedClientRedisCacheClient
+
+    def incr_expire(self, key, timeout: int) -> int:
+        """Increment a counter, creating it with `timeout` seconds to live: INCR + EXPIRE NX in
+        one pipeline (the fixed-window rate limiter's hot path; add() then incr() took 3 trips)."""
+        key = self.make_and_validate_key(key)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
+        pipe.incr(key)
+        pipe.expire(key, timeout, nx=True)
+        count, _ = pipe.execute()
+        return int(count)

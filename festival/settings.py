@@ -134,7 +134,7 @@ _ns_default = f"festival-test-{os.getpid()}" if TESTING else "festival"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "festival.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", _ns_default),
             "OPTIONS": {
@@ -237,6 +237,13 @@ LOGIN_THROTTLE_FREE_FAILURES = env_int("LOGIN_THROTTLE_FREE_FAILURES", 3)
 LOGIN_THROTTLE_FREE_IP_FAILURES = env_int("LOGIN_THROTTLE_FREE_IP_FAILURES", 20)
 LOGIN_THROTTLE_MAX_DELAY = env_int("LOGIN_THROTTLE_MAX_DELAY", 15 * 60)
 CONTACT_FORM_PER_HOUR = env_int("CONTACT_FORM_PER_HOUR", 5)
+# Public catalogue reads (festival, ticketTypes) cached per process, invalidated on writes
+# through a version in the cache (domains/common/readcache.py). The suite runs without it
+# (tests change rows behind the services' back); tests/perf switch it on.
+PUBLIC_READ_CACHE_SECONDS = env_int("PUBLIC_READ_CACHE_SECONDS", 0 if TESTING else 5)
+# The same for a ticket type's entry rule, read on every scan (invalidated by its changes).
+ENTRY_RULE_CACHE_SECONDS = env_int("ENTRY_RULE_CACHE_SECONDS", 0 if TESTING else 60)
+
 # --- Abuse limits (README, "Abuse limits") ----------------------------------------
 # Fixed windows counted in the cache (Redis in production, so every process agrees).
 # Each is "<count>/<seconds>", overridable as RATE_LIMIT_<ACTION>_<IP|ACCOUNT>, "off" to disable.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -9,6 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import GraphQLView
 from cross_web import HTTPException
 
+from domains.common import readcache
+from schema import persisted, response_cache
 from schema.context import FestivalContext
 
 
@@ -32,7 +36,26 @@ class FestivalGraphQLView(GraphQLView):
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
         if not isinstance(decoded, (dict, list)):  # lists are refused as batches later
             raise HTTPException(400, "The request body must be a JSON object.")
+        if isinstance(decoded, dict) and isinstance(decoded.get("extensions"), dict) and "persistedQuery" in decoded["extensions"]:
+            decoded = self._persisted(decoded)
+        self._operation = decoded if isinstance(decoded, dict) else None
         return decoded
+
+    def _persisted(self, decoded: dict) -> dict:
+        """Apollo APQ: a known sha256 stands for its document (schema/persisted.py)."""
+        pq = decoded["extensions"]["persistedQuery"]
+        sha = pq.get("sha256Hash") if isinstance(pq, dict) else None
+        if not isinstance(sha, str) or pq.get("version", 1) != 1:
+            raise HTTPException(400, "Unsupported persistedQuery extension.")
+        query = decoded.get("query")
+        if isinstance(query, str) and query:
+            if not persisted.remember(sha, query):
+                raise HTTPException(400, "provided sha does not match query")
+            return decoded
+        query = persisted.lookup(sha)
+        if query is None:
+            raise PersistedQueryNotFound()
+        return {**decoded, "query": query}
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -60,7 +83,53 @@ class FestivalGraphQLView(GraphQLView):
                 )
         elif request.method not in ("GET", "OPTIONS", "HEAD"):
             return HttpResponse(status=405)
-        return super().dispatch(request, *args, **kwargs)
+        self._operation = None
+        if "HTTP_AUTHORIZATION" in request.META or not request.META.get(response_cache.ENVIRON_FLAG):
+            return self._dispatch(request, *args, **kwargs)
+        # Anonymous: a response built only from the public read cache may be kept whole
+        # (schema/response_cache.py, in front of Django under WSGI).
+        token = readcache.track()
+        try:
+            response = self._dispatch(request, *args, **kwargs)
+        finally:
+            seen = readcache.seen(token)
+        if seen and response.status_code == 200 and self._public_query():
+            body = getattr(response, "content", b"")
+            if b'"errors"' not in body:
+                response[response_cache.MARK] = response_cache.mark_value(seen)
+        return response
+
+    def _dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        except PersistedQueryNotFound:
+            return JsonResponse(
+                {"errors": [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
+            )
+
+    def _public_query(self) -> bool:
+        operation = getattr(self, "_operation", None)
+        if not operation or "query" not in operation:  # GET: strawberry read the query string
+            operation = {"query": self.request.GET.get("query"), "operationName": self.request.GET.get("operationName")}
+        query = operation.get("query")
+        if not isinstance(query, str):
+            return False
+        try:
+            document = _parse(query)
+        except Exception:  # noqa: BLE001 - not cacheable, strawberry already answered
+            return False
+        return response_cache.is_cacheable_document(document, operation.get("operationName"))
+
+
+class PersistedQueryNotFound(Exception):
+    pass
+
+
+@lru_cache(maxsize=128)
+def _parse(query: str):
+    from graphql import parse
+
+    return parse(query)
 
 
 def graphql_view():

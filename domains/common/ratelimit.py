@@ -21,8 +21,11 @@ def hit(key: str, *, limit: int, window: int) -> RateLimitResult:
     """Count one event under `key`; allowed while at most `limit` happened in this window."""
     bucket = int(time.time() // window)
     cache_key = f"rl:{key}:{bucket}"
+    incr_expire = getattr(cache, "incr_expire", None)  # Redis (festival.cache): one round trip
+    if incr_expire is not None:
+        count = incr_expire(cache_key, window + 1)
     # add() is atomic: the first caller creates the counter with its expiry.
-    if cache.add(cache_key, 1, timeout=window + 1):
+    elif cache.add(cache_key, 1, timeout=window + 1):
         count = 1
     else:
         try:

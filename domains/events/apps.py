@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class EventsConfig(AppConfig):
     name = "domains.events"
     label = "events"
+
+    def ready(self):
+        from domains.events import signals
+
+        signals.connect()

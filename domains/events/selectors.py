@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
+from domains.common import readcache
 from domains.events.models import Festival, Performance, Sponsor, Stage
+
+FESTIVALS_SCOPE = "festivals"  # which festival a slug (or "current") names, and its fields
 
 PUBLIC_STATUSES = [Festival.Status.ANNOUNCED, Festival.Status.ON_SALE, Festival.Status.LIVE, Festival.Status.ENDED]
 
@@ -15,6 +18,12 @@ def festival_get(slug: str | None = None) -> Festival | None:
     if slug:
         return qs.filter(slug=slug).first()
     return qs.filter(is_current=True).first() or qs.order_by("-starts_on").first()
+
+
+def festival_get_public(slug: str | None = None) -> Festival | None:
+    """festival_get, cached until a festival changes (domains/events/signals.py). The instance
+    is shared by the requests of this process: read it, never change or save it."""
+    return readcache.cached(FESTIVALS_SCOPE, f"festival:{slug or ''}", lambda: festival_get(slug))
 
 
 def sponsor_list(festival: Festival) -> QuerySet[Sponsor]:

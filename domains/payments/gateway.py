@@ -258,6 +258,16 @@ def map_stripe_error(exc: stripe.StripeError, *, payment_intent_id: str | None =
 # --------------------------------------------------------------------------- gateway
 
 
+def _shared_session():
+    import requests
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
 class StripeGateway:
     """Thin, typed wrapper over ``stripe.StripeClient`` with our error and retry rules."""
 
@@ -284,7 +294,9 @@ class StripeGateway:
             # We own retries: a hidden SDK retry would multiply latency under a lock.
             max_network_retries=0,
             # requests is a dependency of the stripe SDK; the timeout bounds connect and read.
-            http_client=stripe.RequestsClient(timeout=timeout),
+            # One keep-alive session for all threads (the SDK otherwise opens one per thread,
+            # and under ASGI every request is a new thread: a new TCP connection per call).
+            http_client=stripe.RequestsClient(timeout=timeout, session=_shared_session()),
         )
 
     @classmethod

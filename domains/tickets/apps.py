@@ -10,3 +10,7 @@ class TicketsConfig(AppConfig):
         from domains.tickets import documents
 
         register_attachment_builder("ticket_pdfs", documents.ticket_pdf_attachments)
+
+        from domains.tickets import signals
+
+        signals.connect()

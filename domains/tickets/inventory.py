@@ -14,20 +14,25 @@ from __future__ import annotations
 from django.db.models import F
 
 from domains.tickets.models import TicketType
+from domains.tickets.selectors import catalogue_changed
 
 
 def reserve(ticket_type_id: int, quantity: int) -> bool:
     """Hold `quantity` units if that many are free; False (nothing changed) otherwise."""
-    return bool(
+    done = bool(
         TicketType.objects.filter(
             pk=ticket_type_id, capacity__gte=F("sold_count") + F("held_count") + quantity
         ).update(held_count=F("held_count") + quantity)
     )
+    if done:
+        catalogue_changed(ticket_type_id=ticket_type_id)  # the public catalogue's availability
+    return done
 
 
 def release(ticket_type_id: int, quantity: int) -> None:
     """Give held units back to sale (hold expired, payment failed)."""
     TicketType.objects.filter(pk=ticket_type_id).update(held_count=F("held_count") - quantity)
+    catalogue_changed(ticket_type_id=ticket_type_id)
 
 
 def convert(ticket_type_id: int, quantity: int) -> None:
@@ -35,17 +40,22 @@ def convert(ticket_type_id: int, quantity: int) -> None:
     TicketType.objects.filter(pk=ticket_type_id).update(
         held_count=F("held_count") - quantity, sold_count=F("sold_count") + quantity
     )
+    catalogue_changed(ticket_type_id=ticket_type_id)
 
 
 def take(ticket_type_id: int, quantity: int) -> bool:
     """Sell units without a hold (late payment after expiry, complimentary tickets)."""
-    return bool(
+    done = bool(
         TicketType.objects.filter(
             pk=ticket_type_id, capacity__gte=F("sold_count") + F("held_count") + quantity
         ).update(sold_count=F("sold_count") + quantity)
     )
+    if done:
+        catalogue_changed(ticket_type_id=ticket_type_id)
+    return done
 
 
 def give_back(ticket_type_id: int, quantity: int) -> None:
     """Issued units returned to sale (refunded or voided tickets)."""
     TicketType.objects.filter(pk=ticket_type_id).update(sold_count=F("sold_count") - quantity)
+    catalogue_changed(ticket_type_id=ticket_type_id)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.db import transaction
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
+from domains.common import readcache
 from domains.common.clock import now
 from domains.tickets.models import Ticket, TicketType
 
@@ -48,6 +50,54 @@ def ticket_type_list(festival, *, include_inactive: bool = False) -> list[Ticket
     if not include_inactive:
         qs = qs.filter(is_active=True)
     return list(with_availability(qs).order_by("sort_order", "tier_rank", "name"))
+
+
+def catalogue_scope(festival_id: int) -> str:
+    return f"catalogue:{festival_id}"
+
+
+def ticket_type_list_public(festival) -> list[TicketType]:
+    """ticket_type_list (active types, live availability), cached per festival until a type or
+    its counters change (domains/tickets/signals.py, inventory.py); shared, read-only."""
+    return readcache.cached(
+        catalogue_scope(festival.pk), "ticket_types", lambda: ticket_type_list(festival),
+        valid_until=lambda types: _next_hold_expiry([t.pk for t in types]),
+    )
+
+
+def _next_hold_expiry(ticket_type_ids: list[int]):
+    """When the next live hold on these types expires (it then counts as free at once)."""
+    from django.db.models import Min
+
+    from domains.orders.models import InventoryHold
+
+    if not ticket_type_ids:
+        return None
+    return InventoryHold.objects.filter(
+        ticket_type_id__in=ticket_type_ids, status=InventoryHold.Status.ACTIVE, expires_at__gt=now()
+    ).aggregate(at=Min("expires_at"))["at"]
+
+
+_festival_of_type: dict[int, int] = {}
+
+
+def festival_id_of_type(ticket_type_id: int) -> int | None:
+    """A ticket type's festival never changes: remembered per process."""
+    festival_id = _festival_of_type.get(ticket_type_id)
+    if festival_id is None:
+        festival_id = TicketType.objects.filter(pk=ticket_type_id).values_list("festival_id", flat=True).first()
+        if festival_id is not None:
+            _festival_of_type[ticket_type_id] = festival_id
+    return festival_id
+
+
+def catalogue_changed(*, ticket_type_id: int | None = None, festival_id: int | None = None) -> None:
+    """Availability or types of a festival changed: drop its cached catalogue after commit."""
+    if festival_id is not None:
+        readcache.changed(catalogue_scope(festival_id))
+    elif ticket_type_id is not None:
+        # Looked up after the commit, outside the writer's transaction (and its lock).
+        transaction.on_commit(lambda: catalogue_changed(festival_id=festival_id_of_type(ticket_type_id)))
 
 
 def is_on_sale(ticket_type: TicketType, at=None) -> bool:

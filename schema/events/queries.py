@@ -16,7 +16,7 @@ from schema.permissions import public
 class EventQuery:
     @strawberry_django.field(extensions=public(), description="The festival by slug, or the current one.")
     def festival(self, info: Info, slug: str | None = None) -> FestivalType | None:
-        festival = selectors.festival_get(slug)
+        festival = selectors.festival_get_public(slug)
         return FestivalType.from_model(festival) if festival else None
 
     @strawberry_django.field(extensions=public())

@@ -7,7 +7,7 @@ import strawberry
 import strawberry_django
 from strawberry.types import Info
 
-from domains.events.selectors import festival_get
+from domains.events.selectors import festival_get_public
 from domains.tickets import selectors
 from domains.tickets.qr import qr_encode
 from domains.tickets.render import qr_png, qr_svg
@@ -20,10 +20,10 @@ from schema.tickets.types import QrFormat, TicketGql, TicketQr, TicketTypeGql
 class TicketQuery:
     @strawberry_django.field(extensions=public(), description="Ticket types on offer, with live availability.")
     def ticket_types(self, info: Info, festival_slug: str | None = None) -> list[TicketTypeGql]:
-        festival = festival_get(festival_slug)
+        festival = festival_get_public(festival_slug)
         if festival is None:
             return []
-        return [TicketTypeGql.from_model(t) for t in selectors.ticket_type_list(festival)]
+        return [TicketTypeGql.from_model(t) for t in selectors.ticket_type_list_public(festival)]
 
     @strawberry_django.field(extensions=authenticated(), description="Tickets held by the signed-in user.")
     def my_tickets(self, info: Info, include_inactive: bool = False) -> list[TicketGql]:

@@ -118,7 +118,9 @@ def authenticate_access_token(raw: str) -> tuple[User, AuthSession]:
     One query: the session with its user; both must still be valid.
     """
     claims = decode_access_token(raw)
-    session = AuthSession.objects.select_related("user").filter(id=claims.session_id).first()
+    # [:1], not first(): by primary key, no ORDER BY to compile on every request.
+    rows = list(AuthSession.objects.select_related("user").filter(id=claims.session_id)[:1])
+    session = rows[0] if rows else None
     if session is None or session.revoked_at is not None:
         raise InvalidAccessToken("revoked")
     user = session.user

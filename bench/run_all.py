@@ -1,0 +1,251 @@
+"""Every benchmark in one command (issue 8). Not a test: prints one JSON document.
+
+    .venv/bin/python bench/run_all.py [--tickets 20000] [--duration 10] [--workers 2] [--threads 8]
+
+Starts the production setup (README, "Running it for real"): gunicorn gthread workers serving
+HTTP (festival.wsgi), uvicorn for WebSocket, a Dramatiq worker (`manage.py rundramatiq`) on
+Redis, localstripe, PostgreSQL (database festival_perf_all, Redis db 10). Seeds the tickets
+and buyers, then measures with a cheap asyncio HTTP/1.1 generator on the same machine:
+  * gate: scanCommit, 32 scanners committing distinct tickets; a race run (double admissions);
+  * on-sale: createCheckout rush, 500 buyers at once for 200 tickets (oversells), and
+    localstripe alone (the same burst of PaymentIntent creates straight to it);
+  * read: the public festival + ticketTypes query (anonymous, cached);
+  * soak: `--soak-requests` mixed requests, RSS of every web process before and after;
+  * references: the bare Django admit view on the same gunicorn setup, and pgbench running the
+    same admit statements; SQL queries per operation (in-process, CaptureQueriesContext).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "festival.settings")
+
+from bench import workloads  # noqa: E402
+from bench.gate_throughput import pgbench  # noqa: E402
+from bench.server import PY, bench_env, prepare_database, run_server  # noqa: E402
+
+
+class RssSampler(threading.Thread):
+    """Peak and last RSS of each process of the given trees (server masters and children)."""
+
+    def __init__(self, roots: dict[str, int]):
+        super().__init__(daemon=True)
+        self.roots = roots
+        self.peak: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.stop = threading.Event()
+
+    def sample(self):
+        for name, pid in self.roots.items():
+            children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+            for i, p in enumerate([pid, *map(int, children)]):
+                try:
+                    status = Path(f"/proc/{p}/status").read_text()
+                except OSError:
+                    continue
+                rss = next(int(line.split()[1]) / 1024 for line in status.splitlines() if line.startswith("VmRSS:"))
+                label = f"{name}[{'master' if i == 0 else p}]"
+                self.last[label] = round(rss, 1)
+                self.peak[label] = max(self.peak.get(label, 0), round(rss, 1))
+
+    def run(self):
+        while not self.stop.is_set():
+            self.sample()
+            time.sleep(0.5)
+
+
+def start_dramatiq(env) -> subprocess.Popen:
+    return subprocess.Popen([PY, "manage.py", "rundramatiq", "--processes", "1", "--threads", "2"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def localstripe_alone(api_base: str, n: int) -> dict:
+    """The same burst as the rush, straight to localstripe (its own share of the latency)."""
+    from domains.payments.gateway import StripeGateway
+
+    gateway = StripeGateway("sk_test_bench", api_base=api_base, timeout=60)
+    barrier = threading.Barrier(n)
+
+    def one(i):
+        barrier.wait()
+        t0 = time.perf_counter()
+        gateway.create_payment_intent(amount=5000, currency="EUR", idempotency_key=f"alone-{i}-{time.time()}", metadata={"i": i})
+        return time.perf_counter() - t0
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        lat = list(pool.map(one, range(n)))
+    elapsed = time.perf_counter() - started
+    return {"requests": n, "per_second": round(n / elapsed, 1), "p50_ms": workloads.pct(lat, 50), "p99_ms": workloads.pct(lat, 99)}
+
+
+def queries_per_operation() -> dict:
+    from django.test import Client, override_settings
+
+    client = Client()
+    out = {}
+    for op in ("scan", "checkout"):
+        out[op] = workloads.count_queries(workloads.inprocess_operation(op, client, n=3))
+    out["read_cached"] = workloads.count_queries(workloads.inprocess_operation("read", client))
+    with override_settings(PUBLIC_READ_CACHE_SECONDS=0):
+        out["read_uncached"] = workloads.count_queries(workloads.inprocess_operation("read", client))
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tickets", type=int, default=20_000)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--buyers", type=int, default=500)
+    ap.add_argument("--capacity", type=int, default=200)
+    ap.add_argument("--soak-requests", type=int, default=20_000)
+    ap.add_argument("--database", default="festival_perf_all")
+    args = ap.parse_args()
+    load_before = os.getloadavg()
+
+    from domains.payments.localstripe_server import LocalStripe
+
+    with ExitStack() as stack:
+        stripe = stack.enter_context(LocalStripe())
+        env = bench_env(
+            args.database,
+            REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
+            STRIPE_API_BASE=stripe.api_base, STRIPE_SECRET_KEY="sk_test_bench",
+            # localstripe ignores Idempotency-Key; emulating it lists every PaymentIntent per create.
+            STRIPE_EMULATE_IDEMPOTENCY="false",
+            SCAN_RATE_PER_DEVICE="1000000", SCAN_RATE_PER_STAFF="1000000",
+            RATE_LIMIT_CHECKOUT_IP="off", RATE_LIMIT_CHECKOUT_ACCOUNT="off", RATE_LIMIT_LOGIN_IP="off",
+            GRAPHQL_GRAPHIQL="0", DRAMATIQ_IN_PROCESS_WORKER="0", DB_POOL_MAX_SIZE=str(max(8, args.threads)),
+        )
+        prepare_database(env)
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "STRIPE_API_BASE", "STRIPE_SECRET_KEY",
+                                               "STRIPE_EMULATE_IDEMPOTENCY", "SCAN_RATE_PER_DEVICE", "SCAN_RATE_PER_STAFF",
+                                               "RATE_LIMIT_CHECKOUT_IP", "RATE_LIMIT_CHECKOUT_ACCOUNT", "LOG_LEVEL")})
+        import django
+
+        django.setup()
+        sql = queries_per_operation()
+        data = workloads.seed_gate(args.tickets, args.concurrency)
+        buyers = workloads.seed_buyers(args.capacity, args.buyers)
+        report: dict = {
+            "setup": {"http": f"gunicorn gthread {args.workers} workers x {args.threads} threads (festival.wsgi)",
+                      "websocket": "uvicorn 1 worker (festival.asgi)", "dramatiq": "rundramatiq 1 process x 2 threads",
+                      "concurrency": args.concurrency, "duration_s": args.duration, "cpus": os.cpu_count(),
+                      "load_generator": "asyncio keep-alive HTTP/1.1, same machine",
+                      "load_average_before": [round(x, 2) for x in load_before]},
+            "sql_queries_per_operation": sql,
+        }
+        worker = start_dramatiq(env)
+        stack.callback(lambda: (worker.terminate(), worker.wait(10)))
+        url, web = stack.enter_context(run_server(env, kind="gunicorn", workers=args.workers, threads=args.threads))
+        _, ws = stack.enter_context(run_server(env, kind="uvicorn", workers=1))
+        sampler = RssSampler({"gunicorn": web.pid, "uvicorn": ws.pid, "dramatiq": worker.pid})
+        sampler.start()
+        port = int(url.rsplit(":", 1)[1])
+
+        # gate
+        asyncio.run(workloads.load(port, 4, 2, workloads.scan_request(data), 300))
+        offset = 300
+        runs = []
+        for _ in range(3):
+            per = min(args.duration * 600, (args.tickets - offset - 500) // 3)
+            runs.append(asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.scan_request(data, offset), per)))
+            offset += per
+        report["gate"] = {"scan_commit": median_runs(runs)}
+        report["gate"]["race"] = asyncio.run(workloads.race(port, data, offset, 20, 10))
+        offset += 20
+
+        # read path
+        runs = [asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.read_request())) for _ in range(3)]
+        report["read"] = {"festival_ticket_types": median_runs(runs)}
+
+        # on-sale rush
+        rush = asyncio.run(workloads.rush(port, buyers["tokens"], buyers["type_id"]))
+        rush["db"] = workloads.oversell_check(buyers["pk"], rush["reservations"])
+        rush["oversells"] = rush["db"].pop("oversell")
+        rush["localstripe_alone_same_burst"] = localstripe_alone(stripe.api_base, args.buyers)
+        report["onsale"] = {"create_checkout_rush": rush}
+
+        # soak: RSS before / after N requests (read + scans)
+        sampler.sample()
+        rss_before = {k: v for k, v in sampler.last.items() if k.startswith("gunicorn")}
+        soak_t0 = time.perf_counter()
+        n_scan = min(args.soak_requests // 10, args.tickets - offset - 10)
+        asyncio.run(workloads.load(port, args.concurrency, 10_000, workloads.scan_request(data, offset), n_scan))
+        asyncio.run(workloads.load(port, args.concurrency, 10_000, workloads.read_request(), args.soak_requests - n_scan))
+        sampler.sample()
+        report["soak"] = {"requests": args.soak_requests, "seconds": round(time.perf_counter() - soak_t0, 1),
+                          "gunicorn_rss_mb_before": rss_before,
+                          "gunicorn_rss_mb_after": {k: v for k, v in sampler.last.items() if k.startswith("gunicorn")}}
+        sampler.stop.set()
+        report["peak_rss_mb"] = sampler.peak
+
+    # references
+    with run_server(env, kind="gunicorn", workers=args.workers, threads=args.threads,
+                    app="bench.gate_bare_asgi:wsgi_application", health="/bare/") as (url, _p):
+        port = int(url.rsplit(":", 1)[1])
+        start = args.tickets // 2 + 5000 if offset < args.tickets // 2 else offset + 10
+        start = min(start, args.tickets - 3000)
+        asyncio.run(workloads.load(port, 4, 1, workloads.bare_request(data, start), 200))
+        runs = []
+        for i in range(3):
+            runs.append(asyncio.run(workloads.load(port, args.concurrency, args.duration,
+                                                   workloads.bare_request(data, start + 200 + i * 900), 900)))
+        report["references"] = {"bare_django_view": median_runs(runs)}
+    data_for_pgbench = data
+    report["references"]["pgbench_admit"] = pgbench(data_for_pgbench, args.concurrency, args.duration)
+    ours = report["gate"]["scan_commit"]["per_second"]
+    bare = report["references"]["bare_django_view"]["per_second"]
+    tps = report["references"]["pgbench_admit"]["tps"]
+    report["ratios"] = {"scan_commit_vs_bare_view": round(ours / bare, 3) if bare else None,
+                        "scan_commit_vs_pgbench": round(ours / tps, 3) if tps else None,
+                        "bare_view_vs_pgbench": round(bare / tps, 3) if tps else None}
+    rush = report["onsale"]["create_checkout_rush"]
+    web_rss = [v for k, v in report["peak_rss_mb"].items() if k.startswith("gunicorn")]
+    before, after = report["soak"]["gunicorn_rss_mb_before"], report["soak"]["gunicorn_rss_mb_after"]
+    report["targets"] = {
+        "scan_ratio_at_least_0.6": (report["ratios"]["scan_commit_vs_bare_view"] or 0) >= 0.6,
+        "scan_p99_at_most_100ms": (report["gate"]["scan_commit"]["p99_ms"] or 1e9) <= 100,
+        "zero_double_admissions": report["gate"]["race"]["double_admissions"] == 0,
+        "checkout_zero_oversells": rush["oversells"] == 0,
+        "checkout_p99_at_most_500ms": (rush["p99_ms"] or 1e9) <= 500,
+        "read_at_least_1500_per_s": report["read"]["festival_ticket_types"]["per_second"] >= 1500,
+        "web_process_under_200mb": max(web_rss or [0]) < 200,
+        "web_rss_growth_mb_during_soak": round(sum(after.get(k, 0) - v for k, v in before.items()), 1),
+    }
+    report["setup"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+    print(json.dumps(report, indent=2, default=str))
+
+
+def median_runs(runs: list[dict]) -> dict:
+    out = {k: statistics.median(r[k] for r in runs if r[k] is not None) for k in ("per_second", "p50_ms", "p95_ms", "p99_ms")}
+    out["errors"] = sum(r["errors"] for r in runs)
+    out["requests"] = sum(r["requests"] for r in runs)
+    out["runs_per_second"] = [r["per_second"] for r in runs]
+    verdicts: dict = {}
+    for r in runs:
+        for k, v in r["verdicts"].items():
+            verdicts[k] = verdicts.get(k, 0) + v
+    out["answers"] = verdicts
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""Versioned read cache for the public catalogue (festival, ticket types with availability).
+
+A value is computed once per process per *version* of its scope and kept in this process's
+memory (no unpickling per request). The version of a scope is one key in the shared cache
+(Redis in production), so a write in any process invalidates every process: writers call
+`changed(scope)` after their transaction commits (signals for model saves, the inventory
+functions for the capacity counters, which use UPDATE and send no signals). Reading costs one
+cache GET per scope per request. Entries also expire after `PUBLIC_READ_CACHE_SECONDS`
+(default 5): what no write announces (a checkout hold passing its expiry time before the
+release job runs) is at most that old. 0 switches the cache off.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from domains.common.clock import now as clock_now
+
+T = TypeVar("T")
+_memo: dict[tuple[str, str], tuple[str, dt.datetime, object]] = {}
+# The (scope, version) pairs a request read through this cache (schema/response_cache.py).
+_seen: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("readcache_seen", default=None)
+_lock = threading.Lock()
+MAX_ENTRIES = 256
+
+
+def _version_key(scope: str) -> str:
+    return f"readcache:v:{scope}"
+
+
+def _version(scope: str) -> str:
+    key = _version_key(scope)
+    version = cache.get(key)
+    if version is None:
+        cache.add(key, uuid.uuid4().hex, timeout=None)
+        version = cache.get(key) or "none"
+    return version
+
+
+def cached(
+    scope: str, name: str, compute: Callable[[], T], *, valid_until: Callable[[T], dt.datetime | None] | None = None,
+    setting: str = "PUBLIC_READ_CACHE_SECONDS",
+) -> T:
+    """compute() for (scope, name), reused while the scope's version is unchanged, for at most
+    `setting` seconds (PUBLIC_READ_CACHE_SECONDS), and not past `valid_until(value)` (a time the
+    value goes stale by itself, e.g. the next checkout hold expiry)."""
+    seconds = getattr(settings, setting, 0)
+    if not seconds:
+        return compute()
+    version = _version(scope)
+    seen = _seen.get()
+    if seen is not None:
+        seen[scope] = version
+    entry = _memo.get((scope, name))
+    now = clock_now()
+    if entry is not None and entry[0] == version and entry[1] > now:
+        _note_until(seen, entry[1])
+        return entry[2]  # type: ignore[return-value]
+    value = compute()
+    until = now + dt.timedelta(seconds=seconds)
+    stale_at = valid_until(value) if valid_until else None
+    if stale_at is not None:
+        until = min(until, stale_at)
+    with _lock:
+        if len(_memo) >= MAX_ENTRIES:
+            _memo.clear()
+        _memo[(scope, name)] = (version, until, value)
+    _note_until(seen, until)
+    return value
+
+
+UNTIL = "@until"  # in the `seen` record: the earliest time one of the values read goes stale
+
+
+def _note_until(seen: dict | None, until: dt.datetime) -> None:
+    if seen is not None and (UNTIL not in seen or until < seen[UNTIL]):
+        seen[UNTIL] = until
+
+
+def track() -> contextvars.Token:
+    """Start recording the scopes read in this context; `seen(token)` returns and stops."""
+    return _seen.set({})
+
+
+def seen(token: contextvars.Token) -> dict:
+    """{scope: version, ..., UNTIL: datetime} read since `track()`."""
+    out = _seen.get() or {}
+    _seen.reset(token)
+    return out
+
+
+def versions(scopes: list[str]) -> dict[str, str | None]:
+    """The current version of each scope, in one cache round trip."""
+    found = cache.get_many([_version_key(s) for s in scopes])
+    return {s: found.get(_version_key(s)) for s in scopes}
+
+
+def changed(*scopes: str) -> None:
+    """Invalidate these scopes in every process, once the current transaction commits."""
+
+    def bump():
+        for scope in scopes:
+            _memo_drop(scope)
+            try:
+                cache.set(_version_key(scope), uuid.uuid4().hex, timeout=None)
+            except Exception:  # noqa: BLE001 - cache down: entries expire after the TTL anyway
+                pass
+
+    transaction.on_commit(bump)
+
+
+def _memo_drop(scope: str) -> None:
+    with _lock:
+        for key in [k for k in _memo if k[0] == scope]:
+            del _memo[key]
+
+
+def clear() -> None:
+    with _lock:
+        _memo.clear()

@@ -1,0 +1,18 @@
+"""Drop a festival's cached public catalogue when one of its ticket types is saved or deleted
+(capacity counters change through domains/tickets/inventory.py, which says so itself)."""
+
+from __future__ import annotations
+
+from django.db.models.signals import post_delete, post_save
+
+from domains.tickets.models import TicketType
+from domains.tickets.selectors import catalogue_changed
+
+
+def _ticket_type_changed(sender, instance: TicketType, **kwargs) -> None:
+    catalogue_changed(festival_id=instance.festival_id)
+
+
+def connect() -> None:
+    post_save.connect(_ticket_type_changed, sender=TicketType, dispatch_uid="readcache-tickettype-save")
+    post_delete.connect(_ticket_type_changed, sender=TicketType, dispatch_uid="readcache-tickettype-delete")
