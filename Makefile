@@ -1,5 +1,5 @@
 # Shortcuts; each calls the same commands the README documents.
-.PHONY: serve test ci schema lint worker
+.PHONY: serve test ci schema lint worker web ws bench
 serve:
 	python3 dev.py serve
 test:
@@ -12,3 +12,12 @@ lint:
 	.venv/bin/ruff check .
 worker:
 	.venv/bin/python manage.py rundramatiq --processes 1 --threads 4
+# Production serving (README, "Running it for real"): HTTP on gunicorn, WebSocket on uvicorn;
+# a load balancer sends Upgrade requests to the second.
+web:
+	.venv/bin/gunicorn festival.wsgi:application --bind 0.0.0.0:8000 --worker-class gthread --workers $${WEB_WORKERS:-4} --threads $${WEB_THREADS:-8} --keep-alive 30 --max-requests 100000 --max-requests-jitter 10000
+ws:
+	.venv/bin/uvicorn festival.asgi:application --host 0.0.0.0 --port 8001 --workers $${WS_WORKERS:-1} --no-access-log
+# Every benchmark in one JSON document (docs/PERFORMANCE.md)
+bench:
+	.venv/bin/python bench/run_all.py

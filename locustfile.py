@@ -1,39 +1,143 @@
-"""Load scenarios. Run against the demo server (`python3 dev.py serve`):
+"""Load scenarios (issue 8). Three user classes; pick them by name on the command line.
 
-    locust -f locustfile.py --headless -u 50 -r 10 -t 1m --host http://127.0.0.1:8000
+    # 1. a server with the abuse limits raised (locust comes from one address):
+    RATE_LIMIT_REGISTER_IP=off RATE_LIMIT_REGISTER_ACCOUNT=off RATE_LIMIT_CHECKOUT_IP=off \
+    RATE_LIMIT_CHECKOUT_ACCOUNT=off RATE_LIMIT_LOGIN_IP=off LOGIN_THROTTLE_FREE_FAILURES=1000000 \
+    SCAN_RATE_PER_DEVICE=1000000 SCAN_RATE_PER_STAFF=1000000 make serve-prod   # or python3 dev.py serve
+    # 2. a pool of gate codes and scanner devices for GateScanner / DashboardWatcher:
+    .venv/bin/python manage.py bench_seed_gate --tickets 20000 --scanners 32 --out var/gate_pool.json
+    # 3. one class at a time:
+    .venv/bin/locust -f locustfile.py --headless -u 100 -r 50 -t 30s --host http://127.0.0.1:8000 OnSaleBuyer
+    .venv/bin/locust -f locustfile.py --headless -u 32 -r 32 -t 30s --host http://127.0.0.1:8000 GateScanner
+    .venv/bin/locust -f locustfile.py --headless -u 20 -r 20 -t 30s --host http://127.0.0.1:8000 DashboardWatcher
 
-(locust is not in requirements-dev.txt; `pip install locust==2.47.0` in the venv first.)
+README ("Load tests") has the numbers these produced. Locust's clients run in gevent: the
+dashboard watchers poll `scanStats` over HTTP every 2 s (what a dashboard without WebSocket
+does) rather than hold graphql-transport-ws subscriptions; tests/scanning/test_subscription.py
+and bench/ cover the subscription itself.
 """
 
 from __future__ import annotations
 
-from locust import HttpUser, between, task
+import itertools
+import json
+import os
+import uuid
 
-FESTIVAL_QUERY = """query Festival { festival { name startsOn endsOn venueName }
-  sponsors { name tier } }"""
-SCHEDULE_QUERY = "query Schedule { schedule { days { date performances { artist startsAt stage { name } } } } }"
-LOGIN = """mutation Login($email: String!, $password: String!) {
-  login(email: $email, password: $password) { accessToken errors { code } } }"""
-ME = "query Me { me { email role } }"
+from locust import HttpUser, between, constant, task
+
+CATALOGUE = (
+    "query Catalogue { festival { id name startsOn endsOn venueName currency } "
+    "ticketTypes { id name tierRank price { amount currency } available onSale soldOut perOrderLimit } }"
+)
+REGISTER = "mutation Register($email: String!, $password: String!) { register(email: $email, password: $password) { ok errors { code } } }"
+LOGIN = "mutation Login($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken errors { code } } }"
+CHECKOUT = "mutation Checkout($lines: [CheckoutLineInput!]!) { createCheckout(lines: $lines) { clientSecret errors { code } } }"
+SCAN = (
+    "mutation Scan($code: String!, $deviceId: ID!, $nonce: String) { scanCommit(code: $code, deviceId: $deviceId, nonce: $nonce) "
+    "{ result { verdict holderName ticketTypeName firstUsedAt } errors { code } } }"
+)
+STATS = "query Stats { scanStats { admittedTickets admissions inside sold admittedRatio } }"
+
+POOL_FILE = os.environ.get("LOCUST_GATE_POOL", "var/gate_pool.json")
+_pool: dict | None = None
+_codes = None
+_scanners = None
 
 
-class Browser(HttpUser):
-    """A visitor browsing the festival site, then signing in and looking at their account."""
+def gate_pool():
+    """The codes and scanner credentials written by `manage.py bench_seed_gate` (loaded once)."""
+    global _pool, _codes, _scanners
+    if _pool is None:
+        with open(POOL_FILE) as f:
+            _pool = json.load(f)
+        _codes = iter(_pool["codes"])  # greenlets share it: each code is committed once
+        _scanners = itertools.cycle(_pool["scanners"])
+    return _pool
 
-    wait_time = between(0.5, 2)
 
-    def gql(self, query: str, variables: dict | None = None, token: str | None = None, name: str = "graphql"):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self.client.post("/graphql/", json={"query": query, "variables": variables or {}}, headers=headers, name=name)
+class GraphQLUser(HttpUser):
+    abstract = True
 
-    @task(5)
+    def gql(self, query: str, variables: dict | None = None, *, token: str | None = None, name: str, field: str,
+            headers: dict | None = None, ok=lambda data: not data.get("errors")):
+        """POST one operation; a payload error other than the expected ones counts as a failure."""
+        all_headers = {"Authorization": f"Bearer {token}"} if token else {}
+        all_headers.update(headers or {})
+        with self.client.post("/graphql/", json={"query": query, "variables": variables or {}}, headers=all_headers,
+                              name=name, catch_response=True) as response:
+            try:
+                payload = response.json()
+            except ValueError:
+                response.failure(f"HTTP {response.status_code}: {response.error or 'not JSON'}")
+                return None
+            data = (payload.get("data") or {}).get(field)
+            if payload.get("errors") or data is None:
+                response.failure(str(payload.get("errors"))[:200])
+                return None
+            if isinstance(data, dict) and not ok(data):
+                response.failure(str(data.get("errors"))[:200])
+            return data
+
+
+class OnSaleBuyer(GraphQLUser):
+    """The on-sale rush: browse the catalogue, register, sign in, check out one ticket
+    (against localstripe), then come back as a new buyer."""
+
+    wait_time = between(0.2, 1.0)
+
+    def on_start(self):
+        self.token = None
+
+    @task(3)
     def browse(self):
-        self.gql(FESTIVAL_QUERY, name="festival")
-        self.gql(SCHEDULE_QUERY, name="schedule")
+        self.gql(CATALOGUE, name="festival+ticketTypes", field="ticketTypes")
 
     @task(1)
-    def login_and_me(self):
-        response = self.gql(LOGIN, {"email": "attendee@festival.example", "password": "attendee-demo-password"}, name="login")
-        token = ((response.json().get("data") or {}).get("login") or {}).get("accessToken")
-        if token:
-            self.gql(ME, token=token, name="me")
+    def buy(self):
+        types = self.gql(CATALOGUE, name="festival+ticketTypes", field="ticketTypes") or []
+        on_sale = [t for t in types if t["onSale"] and not t["soldOut"]]
+        email, password = f"locust-{uuid.uuid4().hex[:16]}@bench.test", "locust-password-123"
+        self.gql(REGISTER, {"email": email, "password": password}, name="register", field="register")
+        login = self.gql(LOGIN, {"email": email, "password": password}, name="login", field="login") or {}
+        token = login.get("accessToken")
+        if not token or not on_sale:
+            return
+        self.gql(CHECKOUT, {"lines": [{"ticketTypeId": on_sale[0]["id"], "quantity": 1}]}, token=token,
+                 name="createCheckout", field="createCheckout",
+                 ok=lambda d: not d["errors"] or d["errors"][0]["code"] == "SOLD_OUT")
+
+
+class GateScanner(GraphQLUser):
+    """A staff scanner device at the gate committing distinct tickets from the seeded pool."""
+
+    wait_time = constant(0)
+
+    def on_start(self):
+        gate_pool()
+        self.scanner = next(_scanners)
+
+    @task
+    def scan(self):
+        code = next(_codes, None)
+        if code is None:
+            self.environment.runner.quit()
+            return
+        s = self.scanner
+        self.gql(SCAN, {"code": code, "deviceId": s["device_id"], "nonce": uuid.uuid4().hex}, token=s["token"],
+                 headers={"X-Device-Token": s["device_token"]}, name="scanCommit", field="scanCommit",
+                 ok=lambda d: not d["errors"] and d["result"]["verdict"] == "ADMITTED")
+
+
+class DashboardWatcher(GraphQLUser):
+    """A staff dashboard watching live gate figures: polls scanStats every 2 s (HTTP; see the
+    module docstring for why not the WebSocket subscription under gevent)."""
+
+    wait_time = constant(2)
+
+    def on_start(self):
+        self.token = next(itertools.islice(itertools.cycle(gate_pool()["scanners"]), hash(self) % 32, None))["token"]
+
+    @task
+    def stats(self):
+        self.gql(STATS, token=self.token, name="scanStats", field="scanStats", ok=lambda d: True)

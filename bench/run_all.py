@@ -38,6 +38,8 @@ from bench import workloads  # noqa: E402
 from bench.gate_throughput import pgbench  # noqa: E402
 from bench.server import PY, bench_env, prepare_database, run_server  # noqa: E402
 
+BARE_TICKETS = 3000  # the bare view reference's own tickets (never scanned before)
+
 
 class RssSampler(threading.Thread):
     """Peak and last RSS of each process of the given trees (server masters and children)."""
@@ -119,6 +121,9 @@ def main() -> None:
     ap.add_argument("--database", default="festival_perf_all")
     args = ap.parse_args()
     load_before = os.getloadavg()
+    import logging
+
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)  # the 500-thread burst to localstripe
 
     from domains.payments.localstripe_server import LocalStripe
 
@@ -160,14 +165,16 @@ def main() -> None:
         sampler.start()
         port = int(url.rsplit(":", 1)[1])
 
-        # gate
+        # gate: tickets [0, scan_end) for scanCommit (each run continues where the last stopped),
+        # the last BARE_TICKETS for the bare view reference.
+        scan_end = args.tickets - BARE_TICKETS
         asyncio.run(workloads.load(port, 4, 2, workloads.scan_request(data), 300))
         offset = 300
         runs = []
         for _ in range(3):
-            per = min(args.duration * 600, (args.tickets - offset - 500) // 3)
+            per = min(args.duration * 600, (scan_end - offset - 500) // 3)
             runs.append(asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.scan_request(data, offset), per)))
-            offset += per
+            offset += runs[-1]["requests"] + runs[-1]["errors"] + args.concurrency
         report["gate"] = {"scan_commit": median_runs(runs)}
         report["gate"]["race"] = asyncio.run(workloads.race(port, data, offset, 20, 10))
         offset += 20
@@ -187,7 +194,7 @@ def main() -> None:
         sampler.sample()
         rss_before = {k: v for k, v in sampler.last.items() if k.startswith("gunicorn")}
         soak_t0 = time.perf_counter()
-        n_scan = min(args.soak_requests // 10, args.tickets - offset - 10)
+        n_scan = max(0, min(args.soak_requests // 10, scan_end - offset - 10))
         asyncio.run(workloads.load(port, args.concurrency, 10_000, workloads.scan_request(data, offset), n_scan))
         asyncio.run(workloads.load(port, args.concurrency, 10_000, workloads.read_request(), args.soak_requests - n_scan))
         sampler.sample()
@@ -201,8 +208,7 @@ def main() -> None:
     with run_server(env, kind="gunicorn", workers=args.workers, threads=args.threads,
                     app="bench.gate_bare_asgi:wsgi_application", health="/bare/") as (url, _p):
         port = int(url.rsplit(":", 1)[1])
-        start = args.tickets // 2 + 5000 if offset < args.tickets // 2 else offset + 10
-        start = min(start, args.tickets - 3000)
+        start = args.tickets - BARE_TICKETS
         asyncio.run(workloads.load(port, 4, 1, workloads.bare_request(data, start), 200))
         runs = []
         for i in range(3):

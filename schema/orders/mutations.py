@@ -18,6 +18,21 @@ def _order(user, order) -> OrderGql:
     return OrderGql.from_model(selectors.order_get_for_buyer(user, order.public_id))
 
 
+def _selects(info: Info, name: str) -> bool:
+    """Whether the operation selects `name` on this field's payload (fragments included)."""
+    from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
+
+    def walk(selections) -> bool:
+        for s in selections:
+            if isinstance(s, SelectedField) and s.name == name:
+                return True
+            if isinstance(s, (FragmentSpread, InlineFragment)) and walk(s.selections):
+                return True
+        return False
+
+    return any(walk(field.selections) for field in info.selected_fields)
+
+
 @strawberry.type
 class OrderMutation:
     @strawberry_django.mutation(
@@ -33,7 +48,10 @@ class OrderMutation:
             buyer=user, lines=[services.CheckoutLine(ticket_type_id=x.ticket_type_id, quantity=x.quantity) for x in lines]
         )
         return CreateCheckoutPayload(
-            order=_order(user, result.order), client_secret=result.client_secret, payment_intent_id=result.payment_intent_id
+            # The full order costs 7 queries: only when the client asked for it (the rush's
+            # checkout page asks for the client secret alone).
+            order=_order(user, result.order) if _selects(info, "order") else None,
+            client_secret=result.client_secret, payment_intent_id=result.payment_intent_id,
         )
 
     @strawberry_django.mutation(
