@@ -4,6 +4,7 @@ subscriptions on /graphql/ (graphql-transport-ws through Django Channels)."""
 from __future__ import annotations
 
 import os
+import uuid
 
 import django
 from channels.db import database_sync_to_async
@@ -18,6 +19,7 @@ django.setup()
 
 django_http = get_asgi_application()
 
+from festival.logging import bind  # noqa: E402
 from schema.context import viewer_from_authorization  # noqa: E402
 from schema.permissions import STAFF_ROLES  # noqa: E402
 from schema.schema import schema  # noqa: E402
@@ -29,6 +31,8 @@ class FestivalWSConsumer(GraphQLWSConsumer):
     """Authenticates once, at connection_init, with the same Bearer token as HTTP."""
 
     async def on_ws_connect(self, context):
+        # Logs of this connection's operations carry an id of their own, like an HTTP request's.
+        bind(request_id=uuid.uuid4().hex, transport="websocket")
         params = context.get("connection_params") or {}
         header = params.get("Authorization") or params.get("authorization") or ""
         if not isinstance(header, str):

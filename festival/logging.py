@@ -23,7 +23,7 @@ class RequestContextFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    _fields = ("request_id", "user_id", "operation")
+    _fields = ("request_id", "user_id", "operation", "transport", "actor", "message_id", "redelivered")
 
     def format(self, record: logging.LogRecord) -> str:
         out = {

@@ -161,6 +161,7 @@ _dramatiq_middleware = [
     "dramatiq.middleware.Callbacks",
     "dramatiq.middleware.Retries",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "workers.middleware.JobLogContext",  # actor name and message id in job logs
 ]
 if REDIS_URL:
     DRAMATIQ_BROKER = {
@@ -329,6 +330,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 MEDIA_ROOT = VAR_DIR / "media"
 SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = os.environ.get("SENTRY_ENVIRONMENT", ENVIRONMENT)
+SENTRY_TRACES_SAMPLE_RATE = float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0") or 0)
+# GET /api/metrics/ (Prometheus): `Authorization: Bearer <METRICS_TOKEN>`; open in development
+# when unset, refused in production when unset. Several worker processes: set
+# PROMETHEUS_MULTIPROC_DIR to an empty directory shared by them (prometheus-client multiprocess).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 LOGGING = {
     "version": 1,
@@ -346,3 +353,8 @@ LOGGING = {
 
 if IS_PRODUCTION:
     check_production_settings(globals())
+
+if SENTRY_DSN:
+    from festival.sentry import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from festival.health import health
+from festival.metrics import metrics
 from schema.views import graphql_view
 
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
     path("graphql/", graphql_view(), name="graphql"),
     path("graphql", graphql_view()),
     path("api/health/", health, name="health"),
+    path("api/metrics/", metrics, name="metrics"),
     path("", include("domains.wallet.urls")),
     path("", include("schema.orders.urls")),
 ]

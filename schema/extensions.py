@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 
@@ -148,10 +149,53 @@ class OperationNameLogging(SchemaExtension):
         bind(operation=self.execution_context.operation_name or "anonymous")
         yield
 
+    def on_execute(self):
+        # Without an operationName in the request, the name is the document's (known once parsed).
+        bind(operation=self.execution_context.operation_name or "anonymous")
+        yield
+
+
+def _root_fields(execution_context) -> tuple[str, str]:
+    """("scanCommit", "mutation"): the operation's root fields, a label bounded by the schema."""
+    document = execution_context.graphql_document
+    if document is None:
+        return "invalid", "unknown"
+    from graphql import FieldNode, OperationDefinitionNode
+
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    wanted = execution_context.operation_name
+    operation = next((o for o in operations if wanted is None or (o.name and o.name.value == wanted)), None)
+    if operation is None:
+        return "invalid", "unknown"
+    names = sorted({s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)})
+    schema_fields = execution_context.schema._schema.get_root_type(operation.operation)
+    known = [n for n in names if n == "__typename" or (schema_fields and n in schema_fields.fields) or n.startswith("__")]
+    return ("+".join(known[:3]) or "invalid"), operation.operation.value
+
+
+class OperationMetrics(SchemaExtension):
+    """Count and time every operation for /api/metrics/ (festival/metrics.py)."""
+
+    def on_operation(self):
+        import time
+
+        started = time.perf_counter()
+        yield
+        try:
+            from festival.metrics import observe
+
+            operation, kind = _root_fields(self.execution_context)
+            result = self.execution_context.result
+            failed = bool(self.execution_context.pre_execution_errors) or bool(result and result.errors)
+            observe(operation, kind, "error" if failed else "ok", time.perf_counter() - started)
+        except Exception:  # metrics never break a request
+            logging.getLogger(__name__).warning("metrics: could not record an operation", exc_info=True)
+
 
 def schema_extensions() -> list:
     extensions = [
         OperationNameLogging,
+        OperationMetrics,
         NoSuggestions,
         Limits,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
