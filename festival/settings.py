@@ -166,7 +166,14 @@ _dramatiq_middleware = [
 if REDIS_URL:
     DRAMATIQ_BROKER = {
         "BROKER": "dramatiq.brokers.redis.RedisBroker",
-        "OPTIONS": {"url": REDIS_URL, "namespace": DRAMATIQ_NAMESPACE},
+        "OPTIONS": {
+            "url": REDIS_URL,
+            "namespace": DRAMATIQ_NAMESPACE,
+            # A worker silent this long is dead; its unacknowledged messages go back to the queue
+            # (checked by other workers' "maintenance", on about maintenance_chance per million fetches).
+            "heartbeat_timeout": env_int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", 60_000),
+            "maintenance_chance": env_int("DRAMATIQ_MAINTENANCE_CHANCE", 1000),
+        },
         "MIDDLEWARE": _dramatiq_middleware,
     }
 else:

@@ -173,6 +173,47 @@ def _root_fields(execution_context) -> tuple[str, str]:
     return ("+".join(known[:3]) or "invalid"), operation.operation.value
 
 
+def _database_unavailable(error: GraphQLError) -> bool:
+    from django.db import InterfaceError, OperationalError
+
+    original = error.original_error
+    return isinstance(original, (OperationalError, InterfaceError)) or (
+        original is not None and type(original).__module__.startswith("psycopg_pool")
+    )
+
+
+class DatabaseUnavailable(SchemaExtension):
+    """The database went away (restart, failover, pool exhausted): the client gets a clean,
+    retryable answer (HTTP 503, Retry-After, code RETRY_LATER) instead of "Internal server
+    error.". Listed after MaskErrors so it sees the original errors first. Lock timeouts
+    inside mutations are already RETRY_LATER payload errors (schema/errors.py)."""
+
+    def on_operation(self):
+        yield
+        result = self.execution_context.result
+        if not result or not result.errors:
+            return
+        unavailable = False
+        errors = []
+        for error in result.errors:
+            if _database_unavailable(error):
+                unavailable = True
+                logging.getLogger(__name__).warning("database unavailable", exc_info=error.original_error)
+                error = GraphQLError(
+                    "The service is busy; please try again.",
+                    nodes=error.nodes,
+                    path=error.path,
+                    extensions={"code": "RETRY_LATER", "retryAfter": 1},
+                )
+            errors.append(error)
+        if unavailable:
+            result.errors = errors
+            response = getattr(self.execution_context.context, "response", None)
+            if response is not None:
+                response.status_code = 503
+                response["Retry-After"] = "1"
+
+
 class OperationMetrics(SchemaExtension):
     """Count and time every operation for /api/metrics/ (festival/metrics.py)."""
 
@@ -200,6 +241,7 @@ def schema_extensions() -> list:
         Limits,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error."),
+        DatabaseUnavailable,  # after MaskErrors: runs first on the way out
         DjangoOptimizerExtension,
     ]
     # Module-level LRU caches inside strawberry, shared by every request.

@@ -103,3 +103,15 @@ class OneTimeToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class InvoiceParty(models.Model):
+    """The buyer as an issued invoice names them, kept when the person's account is erased
+    (tax law keeps invoices for years; everything else about the person goes)."""
+
+    order = models.OneToOneField("orders.Order", on_delete=models.PROTECT, related_name="invoice_party")
+    name = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"invoice party of order {self.order_id}"

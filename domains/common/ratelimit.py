@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
 
 from domains.common.errors import RateLimited
+
+try:
+    from redis.exceptions import RedisError
+except ImportError:  # pragma: no cover - redis is a dependency
+    RedisError = ConnectionError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -18,7 +26,19 @@ class RateLimitResult:
 
 
 def hit(key: str, *, limit: int, window: int) -> RateLimitResult:
-    """Count one event under `key`; allowed while at most `limit` happened in this window."""
+    """Count one event under `key`; allowed while at most `limit` happened in this window.
+
+    With the cache (Redis) down the event is allowed and a warning logged: an outage of the
+    counters must not take registration, checkout or the gates down with it.
+    """
+    try:
+        return _hit(key, limit=limit, window=window)
+    except (ConnectionError, OSError, RedisError) as exc:
+        log.warning("rate limit not counted: cache unavailable (%s)", type(exc).__name__)
+        return RateLimitResult(True, 0, 1)
+
+
+def _hit(key: str, *, limit: int, window: int) -> RateLimitResult:
     bucket = int(time.time() // window)
     cache_key = f"rl:{key}:{bucket}"
     incr_expire = getattr(cache, "incr_expire", None)  # Redis (festival.cache): one round trip

@@ -61,10 +61,40 @@ def email_enqueue(
         },
     )
     if created:
-        from workers.emails import send_email
-
-        transaction.on_commit(lambda: send_email.send(email.pk))
+        transaction.on_commit(lambda: _send_now(email.pk))
     return email
+
+
+def _send_now(outbound_email_id: int) -> None:
+    """Enqueue the delivery job. The broker (Redis) being down must not fail the request that
+    already committed: the row stays pending and `email_resend_pending` enqueues it later."""
+    from workers.emails import send_email
+
+    try:
+        send_email.send(outbound_email_id)
+    except Exception as exc:
+        log.warning("email job not enqueued (broker unavailable: %s); it stays pending", type(exc).__name__)
+
+
+def email_resend_pending(*, older_than_seconds: int = 120, limit: int = 1000) -> int:
+    """Enqueue again every email still pending `older_than_seconds` after it was recorded
+    (its job was never enqueued, or was lost). Delivery is idempotent per row, so a row whose
+    first job is merely slow is sent once all the same. Returns how many were enqueued."""
+    from datetime import timedelta
+
+    from workers.emails import send_email
+
+    cutoff = now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        OutboundEmail.objects.filter(status=OutboundEmail.Status.PENDING, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in ids:
+        send_email.send(pk)
+    if ids:
+        log.info("pending emails enqueued again", extra={"count": len(ids)})
+    return len(ids)
 
 
 def email_deliver(*, outbound_email_id: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from domains.accounts.privacy import invoice_buyer
 from domains.orders import conf
 from domains.orders.models import Order
 from domains.tickets.pdf import cached, fingerprint, render_pdf
@@ -29,7 +30,7 @@ def _context(order: Order) -> dict:
         "order": order,
         "invoice_number": order.invoice_label,
         "seller": {"name": f.name, "address": f.venue_address or f.venue_name, "email": f.contact_email},
-        "buyer": {"name": order.buyer.full_name, "email": order.buyer.email},
+        "buyer": invoice_buyer(order),  # the kept name once the buyer erased their account
         "lines": lines,
         "tax_rate": f"{rate / 100:g}%" if rate else "",
         "tax": _money(order.tax_amount, order.currency),

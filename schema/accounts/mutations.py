@@ -7,7 +7,7 @@ import strawberry_django
 from django.conf import settings
 from strawberry.types import Info
 
-from domains.accounts import services
+from domains.accounts import privacy, services
 from domains.accounts.services.authentication import TokenPair
 from schema.accounts.types import AuthPayload, OkPayload, UserPayload, UserType
 from schema.context import client_ip, require_viewer, user_agent
@@ -93,6 +93,16 @@ class AccountMutation:
     @rate_limited("password_reset", account=email_argument())
     def request_password_reset(self, info: Info, email: str) -> OkPayload:
         services.password_reset_request(email=email)
+        return OkPayload(ok=True)
+
+    @strawberry_django.mutation(
+        extensions=authenticated(),
+        description="Erase your account: your profile, sessions and contact details go; orders and invoices stay "
+        "(the invoice keeps your name, as tax law requires). Needs your password. Signs you out everywhere.",
+    )
+    @payload_errors(OkPayload)
+    def erase_me(self, info: Info, password: str) -> OkPayload:
+        privacy.user_erase(user=require_viewer(info).user, password=password)
         return OkPayload(ok=True)
 
     @strawberry_django.mutation(extensions=public(), description="Set a new password with an emailed reset token.")
