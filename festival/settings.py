@@ -200,6 +200,13 @@ STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_local_dev
 STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
 STRIPE_WEBHOOK_TOLERANCE = env_int("STRIPE_WEBHOOK_TOLERANCE", 300)
 STRIPE_TIMEOUT_SECONDS = env_int("STRIPE_TIMEOUT_SECONDS", 10)
+
+# --- Ticket lifecycle (domains/transfers, domains/orders/resends) --------------------------------
+TRANSFER_TOKEN_TTL_HOURS = env_int("TRANSFER_TOKEN_TTL_HOURS", 72)  # life of a transfer's accept link
+# Accepted transfers per ticket when the festival sets no limit of its own (empty: unlimited).
+TRANSFER_MAX_PER_TICKET = os.environ.get("TRANSFER_MAX_PER_TICKET") or None
+RESEND_LIMIT_PER_ORDER = env_int("RESEND_LIMIT_PER_ORDER", 3)  # resendTickets/resendInvoice per order ...
+RESEND_WINDOW_SECONDS = env_int("RESEND_WINDOW_SECONDS", 3600)  # ... per this many seconds
 # localstripe ignores Idempotency-Key; the gateway then looks objects up by our key itself.
 # None: emulate whenever STRIPE_API_BASE points away from Stripe (read when the gateway is built).
 STRIPE_EMULATE_IDEMPOTENCY = (
