@@ -132,7 +132,7 @@ def test_same_success_under_ten_different_event_ids_at_once_fulfils_once(make_us
 
 def test_confirm_racing_the_webhook_fulfils_once(make_user, make_type, fake_gateway, webhook_secret):
     tt = make_type(capacity=200)
-    for _ in range(25):
+    for _ in range(50):  # catalogue item 15: 50 repetitions
         buyer = make_user()
         order = services.checkout_create(buyer=buyer, lines=[services.CheckoutLine(tt.public_id, 2)]).order
         info = fake_gateway.set_status(order.payment_intent_id, "succeeded")
@@ -148,4 +148,4 @@ def test_confirm_racing_the_webhook_fulfils_once(make_user, make_type, fake_gate
         assert Ticket.objects.filter(order_line__order=order).count() == 2
         assert OrderStatusChange.objects.filter(order=order, to_status="paid").count() == 1
     tt.refresh_from_db()
-    assert (tt.sold_count, tt.held_count) == (50, 0)
+    assert (tt.sold_count, tt.held_count) == (100, 0)
