@@ -34,6 +34,7 @@ from domains.scanning.models import (
 )
 from domains.scanning.notify import stats_changed
 from domains.scanning.rules import DEFAULT_RULE, Decision, Rule, decide, festival_day
+from domains.scanning.services import rows
 from domains.tickets.models import Ticket
 from domains.tickets.qr import KIND_TICKET, KIND_VENDOR, InvalidQrCode, qr_decode
 
@@ -89,17 +90,21 @@ class ScanResult:
 
 def _lock_ticket(public_id: uuid.UUID) -> Ticket | None:
     """The ticket row, locked until the transaction ends (tests switch this off as a control)."""
+    if rows.raw_reads():
+        return rows.ticket_row(public_id, lock=True)
     # [:1] rather than first(): public_id is unique, and the ORDER BY first() adds is
     # compiled on every scan (a tenth of the scan's CPU in the gate benchmark profile).
-    rows = list(
+    found = list(
         Ticket.objects.select_for_update(of=("self",))
         .select_related("ticket_type__festival", "holder")
         .filter(public_id=public_id)[:1]
     )
-    return rows[0] if rows else None
+    return found[0] if found else None
 
 
 def _read_ticket(public_id: uuid.UUID) -> Ticket | None:
+    if rows.raw_reads():
+        return rows.ticket_row(public_id, lock=False)
     return Ticket.objects.select_related("ticket_type__festival", "holder").filter(public_id=public_id).first()
 
 
@@ -116,17 +121,19 @@ def _rule_for(ticket_type_id: int) -> Rule:
 
 
 def _read_rule(ticket_type_id: int) -> Rule:
-    rows = list(
+    found = list(
         TicketTypeEntryRule.objects.filter(ticket_type_id=ticket_type_id).values_list("mode", "allow_exit", "allowed_gates__id")
     )
-    if not rows:
+    if not found:
         return DEFAULT_RULE
-    return Rule(rows[0][0], rows[0][1], frozenset(r[2] for r in rows if r[2] is not None))
+    return Rule(found[0][0], found[0][1], frozenset(r[2] for r in found if r[2] is not None))
 
 
 def _state_for(ticket_id: int) -> TicketEntryState | None:
-    rows = list(TicketEntryState.objects.select_related("first_gate", "day_first_gate").filter(ticket_id=ticket_id)[:1])
-    return rows[0] if rows else None
+    if rows.raw_reads():
+        return rows.state_row(ticket_id)
+    found = list(TicketEntryState.objects.select_related("first_gate", "day_first_gate").filter(ticket_id=ticket_id)[:1])
+    return found[0] if found else None
 
 
 def throttle(*, device: ScannerDevice | None, staff_user, cost: int = 1) -> None:
@@ -162,7 +169,8 @@ def _log(**fields) -> ScanLog:
     # No savepoint when nested in the scan's transaction: a failing insert (repeated nonce)
     # must undo the whole scan anyway (2 round trips fewer per scan).
     with transaction.atomic(savepoint=False):
-        row = ScanLog.objects.create(**fields)
+        row = ScanLog(**fields)
+        rows.insert(row)
         festival_public_id = fields["gate"].festival.public_id
         transaction.on_commit(lambda: stats_changed(festival_public_id))
     return row
@@ -305,11 +313,14 @@ def _apply(decision: Decision, *, ticket, state, gate, at, day):
         state.admissions += 1
         state.last_scan_at = at
         # A new row is inserted directly (save() would try an UPDATE first: one more round trip).
-        state.save(force_insert=new)
+        if new:
+            rows.insert(state)
+        else:
+            rows.update(state)
     elif decision.verdict == Verdict.EXITED:
         state.inside = False
         state.last_scan_at = at
-        state.save(update_fields=["inside", "last_scan_at", "updated_at"])
+        rows.update(state)
     return state
 
 

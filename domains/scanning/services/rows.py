@@ -1,0 +1,143 @@
+"""The rows of an admission, read and written with fixed SQL instead of ORM querysets.
+
+A scan is a handful of tiny statements; building each one through the ORM (query compilation,
+select_related bookkeeping) cost more CPU than PostgreSQL spent running it (docs/PERFORMANCE.md).
+The reads here are plain SQL on PostgreSQL (the ORM elsewhere, e.g. SQLite in development);
+the writes build their SQL once per model and prepare each value with the field's own
+`get_db_prep_save`, so they behave like `Model.save()` on every database.
+
+The returned objects are ordinary model instances holding the columns a scan needs (the others
+are deferred and load on access like any deferred field).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from functools import lru_cache
+
+from django.db import connection
+from django.db.models import AutoField, BigAutoField
+
+from domains.accounts.models import User
+from domains.events.models import Festival
+from domains.scanning.models import Gate, TicketEntryState
+from domains.tickets.models import Ticket, TicketType
+
+_DB = "default"
+
+_TICKET_SQL = (
+    "SELECT t.id, t.public_id, t.status, t.secret_version, t.ticket_type_id, t.holder_id,"
+    " tt.name, tt.valid_on, tt.festival_id, f.timezone, u.full_name"
+    f" FROM {Ticket._meta.db_table} t"
+    f" JOIN {TicketType._meta.db_table} tt ON tt.id = t.ticket_type_id"
+    f" JOIN {Festival._meta.db_table} f ON f.id = tt.festival_id"
+    f" JOIN {User._meta.db_table} u ON u.id = t.holder_id"
+    " WHERE t.public_id = %s"
+)
+# Only the ticket row is locked; the entry state is read by a separate statement once the lock
+# is held (a row joined here would be the version from before a lock wait, see commit.py).
+_LOCK_TICKET_SQL = _TICKET_SQL + " FOR UPDATE OF t"
+
+_STATE_COLUMNS = (
+    "ticket_id", "first_admitted_at", "first_gate_id", "day", "day_first_admitted_at", "day_first_gate_id",
+    "inside", "admissions", "days_admitted", "last_scan_at", "updated_at",
+)
+_STATE_SQL = (
+    "SELECT s.ticket_id, s.first_admitted_at, s.first_gate_id, s.day, s.day_first_admitted_at, s.day_first_gate_id,"
+    " s.inside, s.admissions, s.days_admitted, s.last_scan_at, s.updated_at, g1.name, g2.name"
+    f" FROM {TicketEntryState._meta.db_table} s"
+    f" LEFT JOIN {Gate._meta.db_table} g1 ON g1.id = s.first_gate_id"
+    f" LEFT JOIN {Gate._meta.db_table} g2 ON g2.id = s.day_first_gate_id"
+    " WHERE s.ticket_id = %s"
+)
+
+
+def raw_reads() -> bool:
+    """Plain-SQL reads run on PostgreSQL (types come back as Python values, FOR UPDATE OF)."""
+    return connection.vendor == "postgresql"
+
+
+def ticket_row(public_id: uuid.UUID, *, lock: bool) -> Ticket | None:
+    """The ticket with its type, festival and holder (name); locked until the transaction ends
+    when `lock`."""
+    with connection.cursor() as cur:
+        cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    tid, public_id, status, version, type_id, holder_id, type_name, valid_on, festival_id, tz, full_name = row
+    ticket = Ticket.from_db(_DB, ("id", "public_id", "ticket_type_id", "holder_id", "status", "secret_version"),
+                            (tid, public_id, type_id, holder_id, status, version))
+    ticket_type = TicketType.from_db(_DB, ("id", "festival_id", "name", "valid_on"), (type_id, festival_id, type_name, valid_on))
+    ticket_type._state.fields_cache["festival"] = Festival.from_db(_DB, ("id", "timezone"), (festival_id, tz))
+    ticket._state.fields_cache["ticket_type"] = ticket_type
+    ticket._state.fields_cache["holder"] = User.from_db(_DB, ("id", "full_name"), (holder_id, full_name))
+    return ticket
+
+
+def state_row(ticket_id: int) -> TicketEntryState | None:
+    """The ticket's entry state with the names of its first gates, or None before any admission."""
+    with connection.cursor() as cur:
+        cur.execute(_STATE_SQL, [ticket_id])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    values = list(row[:11])
+    if isinstance(values[8], str):  # jsonb comes back as text (Django's JSONField decodes it)
+        values[8] = json.loads(values[8])
+    state = TicketEntryState.from_db(_DB, _STATE_COLUMNS, values)
+    first_name, day_first_name = row[11], row[12]
+    cache = state._state.fields_cache
+    cache["first_gate"] = Gate.from_db(_DB, ("id", "name"), (state.first_gate_id, first_name)) if state.first_gate_id else None
+    cache["day_first_gate"] = (
+        Gate.from_db(_DB, ("id", "name"), (state.day_first_gate_id, day_first_name)) if state.day_first_gate_id else None
+    )
+    return state
+
+
+@lru_cache(maxsize=16)
+def _insert_plan(model, vendor: str):
+    meta = model._meta
+    auto_pk = isinstance(meta.pk, (AutoField, BigAutoField))
+    fields = [f for f in meta.concrete_fields if not (auto_pk and f.primary_key)]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    returning = auto_pk and connection.features.can_return_columns_from_insert
+    if returning:
+        sql += f" RETURNING {qn(meta.pk.column)}"
+    return sql, fields, auto_pk, returning
+
+
+@lru_cache(maxsize=16)
+def _update_plan(model, vendor: str):
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} WHERE {qn(meta.pk.column)} = %s"
+    return sql, fields
+
+
+def insert(obj) -> None:
+    """INSERT one new instance, like `save(force_insert=True)` without signals (none are
+    connected to these models) and without compiling a query."""
+    sql, fields, auto_pk, returning = _insert_plan(type(obj), connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        if auto_pk:
+            obj.pk = cur.fetchone()[0] if returning else cur.lastrowid
+    obj._state.adding = False
+    obj._state.db = _DB
+
+
+def update(obj) -> None:
+    """UPDATE every column of an existing instance (the caller holds its row lock)."""
+    sql, fields = _update_plan(type(obj), connection.vendor)
+    params = [f.get_db_prep_save(f.pre_save(obj, False), connection) for f in fields]
+    params.append(type(obj)._meta.pk.get_db_prep_save(obj.pk, connection))
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
