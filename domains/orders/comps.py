@@ -1,9 +1,16 @@
 """Complimentary tickets issued by staff.
 
 A comp is an ordinary order with a zero price, so every other flow (myOrders, the staff
-desk, refunds-as-cancellation, transfers, resends, PDFs) works unchanged. It counts against
-the ticket type's capacity (`inventory.take`, the same conditional UPDATE as sales), and the
-issuing staff member and their note are kept in the order's status history and the audit trail.
+desk, refunds-as-cancellation, transfers, resends, PDFs) works unchanged. The issuing staff
+member and their note are kept in the order's status history and the audit trail.
+
+Which pool a comp draws from:
+* the ticket type has a `comp_allowance`: comps come from it (`inventory.comp_take`, a
+  conditional UPDATE, so concurrent staff can never issue more than the allowance) and do
+  not consume sellable capacity; when it runs out the answer is COMP_ALLOWANCE_EXHAUSTED,
+  never a silent fallback to capacity (the allowance is a budget someone set on purpose);
+* no allowance (null): comps count against capacity (`inventory.take`, like a sale), SOLD_OUT
+  when there is not enough left.
 
 A recipient without an account gets one (attendee, no usable password): they set a password
 with the reset flow, using the address the tickets were sent to.
@@ -38,13 +45,16 @@ class CompResult:
     order: Order
     tickets: list[Ticket]
     created_account: bool
+    # Comps left in the type's allowance after this issue; None: the type has no allowance.
+    comp_allowance_left: int | None = None
 
 
 def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity: int, note: str) -> CompResult:
     """Issue `quantity` free tickets to `email` and email them.
 
     Errors: INVALID_INPUT (email), REASON_REQUIRED (note), COMP_QUANTITY_INVALID,
-    TICKET_TYPE_NOT_FOUND, SOLD_OUT.
+    TICKET_TYPE_NOT_FOUND, SOLD_OUT (no allowance: capacity exhausted),
+    COMP_ALLOWANCE_EXHAUSTED (allowance set: fewer than `quantity` comps left in it).
     """
     address = normalize_email(email)
     try:
@@ -66,7 +76,11 @@ def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity:
             user = User(email=address, role="attendee")
             user.set_unusable_password()
             user.save()
-        if not inventory.take(tt.pk, quantity):
+        from_allowance = tt.comp_allowance is not None
+        if from_allowance:
+            if not inventory.comp_take(tt.pk, quantity):
+                raise DomainError(E.COMP_ALLOWANCE_EXHAUSTED, f"Not enough {tt.name} comps left in its allowance.", "quantity")
+        elif not inventory.take(tt.pk, quantity):
             raise DomainError(TicketErrorCode.SOLD_OUT, f"Not enough {tt.name} tickets left.", "quantity")
         at = now()
         order = Order.objects.create(
@@ -82,13 +96,23 @@ def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity:
         )
         line = OrderLine.objects.create(order=order, ticket_type=tt, quantity=quantity, unit_price=0, currency=tt.currency)
         OrderStatusChange.objects.create(order=order, from_status="", to_status=Order.Status.PAID, source="comp", note=note[:300], actor=staff)
-        tickets = tickets_issue(ticket_type=tt, holder=user, quantity=quantity, order_line=line)
+        allowance_left = None
+        if from_allowance:
+            counts = TicketType.objects.filter(pk=tt.pk).values("comp_allowance", "comp_issued_count").get()
+            allowance_left = counts["comp_allowance"] - counts["comp_issued_count"]
+        tickets = tickets_issue(ticket_type=tt, holder=user, quantity=quantity, order_line=line, from_comp_allowance=from_allowance)
         audit_record(
             action="comp.issued",
             actor=staff,
             order=order,
             reason=note,
-            data={"email": address, "ticket_type": tt.name, "quantity": quantity, "created_account": created},
+            data={
+                "email": address,
+                "ticket_type": tt.name,
+                "quantity": quantity,
+                "created_account": created,
+                "pool": "comp_allowance" if from_allowance else "capacity",
+            },
         )
         email_enqueue(
             key=f"comp-tickets:{order.public_id}",
@@ -104,4 +128,4 @@ def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity:
             },
             attachments=[{"kind": "ticket_pdfs", "id": str(order.public_id)}],
         )
-    return CompResult(order=order, tickets=tickets, created_account=created)
+    return CompResult(order=order, tickets=tickets, created_account=created, comp_allowance_left=allowance_left)

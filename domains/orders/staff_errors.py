@@ -11,4 +11,5 @@ class StaffOrderErrorCode(StrEnum):
     REFUND_DECLINED = "REFUND_DECLINED"  # Stripe refused the refund
     REASON_REQUIRED = "REASON_REQUIRED"
     COMP_QUANTITY_INVALID = "COMP_QUANTITY_INVALID"
+    COMP_ALLOWANCE_EXHAUSTED = "COMP_ALLOWANCE_EXHAUSTED"  # the type's separate comp allowance is used up
     ORDER_NOT_FULFILLED = "ORDER_NOT_FULFILLED"  # nothing to resend yet

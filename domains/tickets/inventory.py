@@ -59,3 +59,18 @@ def give_back(ticket_type_id: int, quantity: int) -> None:
     """Issued units returned to sale (refunded or voided tickets)."""
     TicketType.objects.filter(pk=ticket_type_id).update(sold_count=F("sold_count") - quantity)
     catalogue_changed(ticket_type_id=ticket_type_id)
+
+
+def comp_take(ticket_type_id: int, quantity: int) -> bool:
+    """Issue units from the type's comp allowance; False (nothing changed) when the allowance
+    is not set or has fewer than `quantity` left. Sellable capacity is not touched."""
+    return bool(
+        TicketType.objects.filter(
+            pk=ticket_type_id, comp_allowance__isnull=False, comp_allowance__gte=F("comp_issued_count") + quantity
+        ).update(comp_issued_count=F("comp_issued_count") + quantity)
+    )
+
+
+def comp_give_back(ticket_type_id: int, quantity: int) -> None:
+    """Comp units returned to the allowance (voided or refunded comp tickets)."""
+    TicketType.objects.filter(pk=ticket_type_id).update(comp_issued_count=F("comp_issued_count") - quantity)

@@ -7,6 +7,12 @@ The statement reads and writes under the row lock in one step, so two buyers can
 take the last ticket, and a CHECK constraint makes overselling impossible even for a buggy
 caller. Availability shown to clients subtracts only *live* holds (expired ones are ignored
 before any job has released them).
+
+Comp allowance (optional): `comp_allowance` set means complimentary tickets draw from their own
+pool (`comp_issued_count <= comp_allowance`, same conditional-UPDATE technique) and never
+consume sellable `capacity`; unset (null) means comps are sold units like any other. Each
+ticket remembers which pool it came from (`Ticket.from_comp_allowance`), so a voided or
+refunded ticket returns its unit to the pool it was taken from.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ class TicketType(models.Model):
     # Tickets issued (valid) and units held by pending checkouts; see the module docstring.
     sold_count = models.PositiveIntegerField(default=0)
     held_count = models.PositiveIntegerField(default=0)
+    # Null: comps count against `capacity`. A number: comps come from this separate allowance.
+    comp_allowance = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Complimentary tickets allowed outside the sellable capacity. Empty: comps count against capacity.",
+    )
+    # Valid comps issued from the allowance (changed only by domains/tickets/inventory.py).
+    comp_issued_count = models.PositiveIntegerField(default=0)
     per_order_limit = models.PositiveIntegerField(default=10)
     sale_starts_at = models.DateTimeField(null=True, blank=True)
     sale_ends_at = models.DateTimeField(null=True, blank=True)
@@ -49,6 +63,11 @@ class TicketType(models.Model):
                 name="ticket_type_never_oversold",
             ),
             models.CheckConstraint(condition=models.Q(per_order_limit__gte=1), name="ticket_type_per_order_limit_positive"),
+            models.CheckConstraint(
+                condition=models.Q(comp_allowance__isnull=True) | models.Q(comp_issued_count__lte=models.F("comp_allowance")),
+                name="ticket_type_comp_allowance_never_exceeded",
+                violation_error_message="The comp allowance cannot be lower than the comps already issued from it.",
+            ),
             models.UniqueConstraint(fields=["festival", "name"], name="ticket_type_name_unique"),
         ]
 
@@ -80,6 +99,8 @@ class Ticket(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True)
     void_reason = models.CharField(max_length=200, blank=True)
     refund = models.ForeignKey("orders.Refund", on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets")
+    # True: issued from the type's comp allowance, not its sellable capacity (see TicketType).
+    from_comp_allowance = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["issued_at", "id"]

@@ -10,9 +10,13 @@ from domains.tickets import inventory
 from domains.tickets.models import Ticket
 
 
-def tickets_issue(*, ticket_type, holder, quantity: int, order_line=None) -> list[Ticket]:
-    """Create `quantity` valid tickets; the caller already accounted the capacity."""
-    tickets = [Ticket(ticket_type=ticket_type, holder=holder, order_line=order_line) for _ in range(quantity)]
+def tickets_issue(*, ticket_type, holder, quantity: int, order_line=None, from_comp_allowance: bool = False) -> list[Ticket]:
+    """Create `quantity` valid tickets; the caller already accounted the capacity (or, with
+    `from_comp_allowance`, the type's comp allowance)."""
+    tickets = [
+        Ticket(ticket_type=ticket_type, holder=holder, order_line=order_line, from_comp_allowance=from_comp_allowance)
+        for _ in range(quantity)
+    ]
     Ticket.objects.bulk_create(tickets)
     return tickets
 
@@ -45,11 +49,16 @@ def tickets_void(
             updated_at=now(),
         )
         if return_to_sale:
-            per_type: dict[int, int] = {}
+            # Each unit goes back to the pool it came from: sale, or the type's comp allowance.
+            per_pool: dict[tuple[int, bool], int] = {}
             for t in locked:
-                per_type[t.ticket_type_id] = per_type.get(t.ticket_type_id, 0) + 1
-            for type_id in sorted(per_type):
-                inventory.give_back(type_id, per_type[type_id])
+                key = (t.ticket_type_id, t.from_comp_allowance)
+                per_pool[key] = per_pool.get(key, 0) + 1
+            for (type_id, from_allowance), count in sorted(per_pool.items()):
+                if from_allowance:
+                    inventory.comp_give_back(type_id, count)
+                else:
+                    inventory.give_back(type_id, count)
     for t in tickets:
         t.refresh_from_db()
     return len(locked)

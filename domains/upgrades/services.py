@@ -260,11 +260,15 @@ def upgrade_apply(*, upgrade_id: int, payment: PaymentIntentInfo | None, source:
                 elif not inventory.take(type_id, 1):
                     _close(up, Upgrade.Status.NEEDS_ATTENTION, "paid after the hold expired; sold out")
                     return ApplyResult(up, False, "no_capacity")
+            elif ticket.from_comp_allowance:
+                inventory.comp_give_back(type_id, 1)  # a comp's unit returns to its allowance
             else:
                 inventory.give_back(type_id, 1)
         up.holds_capacity = False
         previous_version = ticket.secret_version
-        Ticket.objects.filter(pk=ticket.pk).update(ticket_type=up.to_type, updated_at=now())
+        # The new tier's unit is a sellable one (held or taken above), whatever the old one was.
+        Ticket.objects.filter(pk=ticket.pk).update(ticket_type=up.to_type, from_comp_allowance=False, updated_at=now())
+        ticket.from_comp_allowance = False
         ticket.ticket_type = up.to_type
         ticket_bump_secret(ticket=ticket)
         up.status = Upgrade.Status.COMPLETED

@@ -127,7 +127,9 @@ class LifecycleMutation:
         staff = require_viewer(info).user
         result = comps.comp_issue(staff=staff, email=email, ticket_type_public_id=ticket_type_id, quantity=quantity, note=note)
         return IssueCompTicketsPayload(
-            order=staff_order(staff_selectors.staff_order_get(result.order.public_id), staff), created_account=result.created_account
+            order=staff_order(staff_selectors.staff_order_get(result.order.public_id), staff),
+            created_account=result.created_account,
+            comp_allowance_left=result.comp_allowance_left,
         )
 
     @strawberry_django.mutation(extensions=staff_only(), description="Staff: email the order's tickets again, each to its current holder.")

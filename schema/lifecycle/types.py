@@ -192,6 +192,10 @@ class RefundOrderPayload:
 class IssueCompTicketsPayload:
     order: StaffOrderGql | None = None
     created_account: bool | None = None
+    comp_allowance_left: int | None = strawberry.field(
+        default=None,
+        description="Comps still available from the ticket type's separate comp allowance; null when it has none (comps count against capacity).",
+    )
     errors: list[Error] = strawberry.field(default_factory=list)
 
 

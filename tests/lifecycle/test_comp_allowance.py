@@ -1,0 +1,132 @@
+"""Comp allowance: a ticket type may set aside complimentary tickets outside its sellable
+capacity. Comps draw from it (never beyond it), a voided comp returns its unit to it, an
+upgraded comp returns its unit to it; without an allowance comps count against capacity."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from domains.tickets.models import Ticket, TicketType
+
+pytestmark = pytest.mark.django_db
+
+COMP = """mutation($e: String!, $t: UUID!, $q: Int!, $n: String!) { issueCompTickets(email: $e, ticketTypeId: $t, quantity: $q, note: $n) {
+  compAllowanceLeft order { order { id status } tickets { id } } errors { code field } } }"""
+REFUND = """mutation($o: UUID!, $t: [UUID!]) { refundOrder(orderId: $o, reason: "guest cannot come", ticketIds: $t) {
+  voidedTicketIds errors { code } } }"""
+AVAILABLE = "{ ticketTypes { name capacity available } }"
+
+
+def comp(staff, tt, quantity, email="guest@example.test"):
+    return staff.execute(COMP, {"e": email, "t": str(tt.public_id), "q": quantity, "n": "artist guest list"}).payload("issueCompTickets")
+
+
+def counters(tt):
+    tt.refresh_from_db()
+    return tt.sold_count, tt.held_count, tt.comp_issued_count
+
+
+def test_comps_draw_from_the_allowance_not_from_sellable_capacity(as_user, make_type, gql):
+    staff = as_user("staff")
+    tt = make_type(name="Weekend", capacity=2, comp_allowance=3)
+    first = comp(staff, tt, 2)
+    assert first["errors"] == [] and first["compAllowanceLeft"] == 1
+    assert comp(staff, tt, 1)["compAllowanceLeft"] == 0
+    assert counters(tt) == (0, 0, 3)
+    # The public catalogue still sells both units: comps did not consume them.
+    assert gql.execute(AVAILABLE).data["ticketTypes"] == [{"name": "Weekend", "capacity": 2, "available": 2}]
+    assert Ticket.objects.filter(ticket_type=tt, from_comp_allowance=True).count() == 3
+
+    over = comp(staff, tt, 1)
+    assert over["errors"] == [{"code": "COMP_ALLOWANCE_EXHAUSTED", "field": "quantity"}]
+    assert counters(tt) == (0, 0, 3) and Ticket.objects.filter(ticket_type=tt).count() == 3
+
+    # Cancelling a comp (refundOrder of a zero-price order) returns its unit to the allowance.
+    order_id, ticket_id = first["order"]["order"]["id"], first["order"]["tickets"][0]["id"]
+    cancelled = staff.execute(REFUND, {"o": order_id, "t": [ticket_id]}).payload("refundOrder")
+    assert cancelled["errors"] == [] and cancelled["voidedTicketIds"] == [ticket_id]
+    assert counters(tt) == (0, 0, 2)
+    assert comp(staff, tt, 1)["compAllowanceLeft"] == 0
+    assert counters(tt) == (0, 0, 3)
+
+
+def test_without_an_allowance_comps_count_against_capacity(as_user, make_type):
+    staff = as_user("staff")
+    tt = make_type(capacity=2)
+    out = comp(staff, tt, 2)
+    assert out["errors"] == [] and out["compAllowanceLeft"] is None
+    assert counters(tt) == (2, 0, 0)
+    assert [e["code"] for e in comp(staff, tt, 1)["errors"]] == ["SOLD_OUT"]
+
+
+def test_an_allowance_of_zero_issues_no_comps_and_never_falls_back_to_capacity(as_user, make_type):
+    staff = as_user("staff")
+    tt = make_type(capacity=5, comp_allowance=0)
+    assert [e["code"] for e in comp(staff, tt, 1)["errors"]] == ["COMP_ALLOWANCE_EXHAUSTED"]
+    assert counters(tt) == (0, 0, 0)
+
+
+def test_upgrading_a_comp_returns_its_unit_to_the_allowance(as_user, make_type, make_user):
+    from domains.orders.comps import comp_issue
+    from domains.upgrades.services import upgrade_process
+
+    staff = make_user("staff")
+    day = make_type(name="Day", tier_rank=10, capacity=5, comp_allowance=2)
+    vip = make_type(name="VIP", tier_rank=30, capacity=5)
+    ticket = comp_issue(staff=staff, email="guest@example.test", ticket_type_public_id=day.public_id, quantity=1, note="press").tickets[0]
+    upgrade_process(staff=staff, ticket_public_id=ticket.public_id, to_type_public_id=vip.public_id, charge=False, reason="press VIP")
+    ticket.refresh_from_db()
+    assert ticket.ticket_type_id == vip.pk and ticket.from_comp_allowance is False
+    assert counters(day) == (0, 0, 0)  # the comp unit went back to the allowance, not to sale
+    assert counters(vip) == (1, 0, 0)  # the VIP unit is a sellable one
+    # Voiding it now returns a VIP unit to sale (it is no longer a comp unit).
+    from domains.tickets.services import tickets_void
+
+    tickets_void(tickets=[ticket])
+    assert counters(vip) == (0, 0, 0) and counters(day) == (0, 0, 0)
+
+
+def test_admin_sets_the_allowance_validates_it_and_never_writes_back_counters(make_type, make_user, rf):
+    from django.contrib.admin.sites import site
+
+    admin_user = make_user("admin", is_staff=True, is_superuser=True)
+    tt = make_type(capacity=10)
+    model_admin = site._registry[TicketType]
+    request = rf.post("/admin/")
+    request.user = admin_user
+    form_class = model_admin.get_form(request, tt, change=True)
+    assert "comp_allowance" in form_class.base_fields and "comp_issued_count" not in form_class.base_fields
+
+    def bound(**changes):
+        data = {}
+        for name in form_class.base_fields:
+            value = getattr(tt, name if name != "festival" else "festival_id")
+            data[name] = "" if value is None else value
+        for name in ("sale_starts_at", "sale_ends_at"):
+            data.pop(name, None)
+            data[f"{name}_0"] = data[f"{name}_1"] = ""
+        data.update(changes)
+        return form_class(data, instance=TicketType.objects.get(pk=tt.pk))
+
+    form = bound(comp_allowance=4)
+    assert form.is_valid(), form.errors
+    obj = form.save(commit=False)
+    # Sales and comps committed while the admin looked at the page:
+    TicketType.objects.filter(pk=tt.pk).update(sold_count=3, held_count=2, comp_issued_count=0)
+    model_admin.save_model(request, obj, form, change=True)
+    tt.refresh_from_db()
+    assert (tt.comp_allowance, tt.sold_count, tt.held_count) == (4, 3, 2)
+
+    TicketType.objects.filter(pk=tt.pk).update(comp_issued_count=4)
+    tt.refresh_from_db()
+    lower = bound(comp_allowance=3)
+    assert not lower.is_valid()
+    assert "4 comps were already issued" in str(lower.errors["comp_allowance"])
+
+
+def test_the_database_refuses_more_comps_than_the_allowance(make_type):
+    tt = make_type(capacity=10, comp_allowance=1)
+    tt.comp_issued_count = 2
+    with pytest.raises(ValidationError):
+        tt.full_clean()
