@@ -32,6 +32,7 @@ from domains.common.clock import now
 from domains.common.errors import DomainError
 from domains.notifications.services import email_enqueue
 from domains.tickets.errors import TicketErrorCode
+from domains.tickets.locking import ticket_lock
 from domains.tickets.models import Ticket
 from domains.tickets.services import ticket_bump_secret
 from domains.transfers import conf
@@ -104,12 +105,7 @@ def transfer_create(*, sender, ticket_public_id: uuid.UUID, to_email: str) -> Cr
         raise DomainError(E.TRANSFER_TO_SELF, "You already hold this ticket.", "toEmail")
     at = now()
     with transaction.atomic():
-        ticket = (
-            Ticket.objects.select_for_update(of=("self",))
-            .select_related("ticket_type__festival")
-            .filter(public_id=ticket_public_id, holder=sender)
-            .first()
-        )
+        ticket = ticket_lock(public_id=ticket_public_id, holder=sender)
         if ticket is None:
             raise DomainError(TicketErrorCode.TICKET_NOT_FOUND, "Ticket not found.", "ticketId")
         _check_transferable(ticket)
@@ -228,4 +224,4 @@ def _lock(**filters) -> Transfer | None:
 
 
 def _lock_ticket(pk: int) -> Ticket:
-    return Ticket.objects.select_for_update(of=("self",)).select_related("ticket_type__festival").get(pk=pk)
+    return ticket_lock(pk=pk)  # without joins: see domains/tickets/locking.py

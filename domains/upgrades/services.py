@@ -33,6 +33,7 @@ from domains.orders.errors import OrderErrorCode
 from domains.payments.gateway import PaymentGatewayError, PaymentIntentInfo, idempotency_key
 from domains.tickets import inventory
 from domains.tickets.errors import TicketErrorCode
+from domains.tickets.locking import ticket_lock
 from domains.tickets.models import Ticket, TicketType
 from domains.tickets.services import ticket_bump_secret
 from domains.upgrades.errors import UpgradeErrorCode as E
@@ -91,7 +92,7 @@ def _open(*, ticket_filter: dict, to_type_public_id: uuid.UUID, requested_by, pr
 
     at = now()
     with transaction.atomic():
-        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("ticket_type").filter(**ticket_filter).first()
+        ticket = ticket_lock(**ticket_filter)
         if ticket is None:
             raise DomainError(TicketErrorCode.TICKET_NOT_FOUND, "Ticket not found.", "ticketId")
         if ticket.status != Ticket.Status.VALID:
@@ -248,7 +249,7 @@ def upgrade_apply(*, upgrade_id: int, payment: PaymentIntentInfo | None, source:
             return ApplyResult(up, False, "payment_required")
         if up.status not in (Upgrade.Status.PENDING, Upgrade.Status.EXPIRED, Upgrade.Status.FAILED):
             return ApplyResult(up, False, "not_pending")
-        ticket = Ticket.objects.select_for_update(of=("self",)).select_related("holder", "ticket_type__festival").get(pk=up.ticket_id)
+        ticket = ticket_lock(pk=up.ticket_id)
         if ticket.status != Ticket.Status.VALID or ticket.ticket_type_id != up.from_type_id:
             _close(up, Upgrade.Status.NEEDS_ATTENTION, "paid, but the ticket is no longer valid for it")
             log.warning("upgrade paid for a ticket that changed", extra={"upgrade": str(up.public_id)})
