@@ -112,6 +112,11 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
         return (O.PROCESSED if outcome == "failed" else O.IGNORED), outcome, order
 
     # charge.refunded: the object is a Charge.
+    from domains.upgrades.webhooks import upgrade_refund_event
+
+    upgrade_outcome = upgrade_refund_event(obj)  # a refund of an upgrade's price difference
+    if upgrade_outcome is not None:
+        return upgrade_outcome[0], upgrade_outcome[1], None
     pi_id = obj.get("payment_intent")
     pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
     order = _find_order(pi_id, obj.get("metadata") or {})

@@ -3,6 +3,11 @@
     pending --(difference paid: webhook or confirmUpgrade)--> completed
        |--(payment failed / hold expired)--> failed | expired
        `--(paid but cannot be applied: ticket refunded, capacity gone)--> needs_attention
+       `--(payment refunded before it was applied)--> needs_attention
+
+A refund of the upgrade's payment (charge.refunded) is recorded in `refunded_amount` and sets
+`refund_needs_review`; a completed upgrade stays completed and the ticket keeps its new tier
+(domains/upgrades/refunds.py says why). Staff clear the flag once they have decided.
 
 While pending, one unit of the target type is held (`TicketType.held_count`, taken with the
 same conditional UPDATE as checkout holds). On completion it becomes sold, and the unit of
@@ -44,6 +49,10 @@ class Upgrade(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     note = models.CharField(max_length=300, blank=True)
+    # Refunded of the payment, as Stripe reports it (cumulative, minor units of `currency`).
+    refunded_amount = models.PositiveIntegerField(default=0)
+    # Set when a refund arrives; staff look at the ticket and clear it (Django admin).
+    refund_needs_review = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -33,3 +33,26 @@ def upgrade_payment_event(event_type: str, pi: PaymentIntentInfo, obj: dict) -> 
         return "needs_attention", f"upgrade {result.outcome}"
     outcome = services.upgrade_payment_failed(upgrade_id=up.pk, payment=pi)
     return ("processed" if outcome == "failed" else "ignored"), f"upgrade {outcome}"
+
+
+def upgrade_refund_event(obj: dict) -> tuple[str, str] | None:
+    """(webhook outcome, note) for a `charge.refunded` of an upgrade's payment; None when the
+    charge belongs to no upgrade (then it is an order's). See domains/upgrades/refunds.py."""
+    from domains.upgrades.refunds import upgrade_record_refund
+
+    pi_id = obj.get("payment_intent")
+    pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
+    up = Upgrade.objects.filter(payment_intent_id=pi_id).first() if pi_id else None
+    if up is None:
+        return None
+    amount_refunded = obj.get("amount_refunded")
+    if amount_refunded is None:  # older payloads: the refunds listed on the charge
+        amount_refunded = sum(int(r.get("amount") or 0) for r in ((obj.get("refunds") or {}).get("data") or []) if isinstance(r, dict))
+    outcome = upgrade_record_refund(
+        upgrade_id=up.pk, payment_intent_id=pi_id, amount_refunded=int(amount_refunded), currency=str(obj.get("currency") or "")
+    )
+    if outcome in ("recorded", "recorded_not_applied"):
+        return "processed", f"upgrade refund {outcome}; flagged for staff review"
+    if outcome == "already_recorded":
+        return "ignored", "upgrade refund already_recorded"
+    return "needs_attention", f"upgrade refund {outcome}"

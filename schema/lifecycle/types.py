@@ -78,6 +78,10 @@ class UpgradeGql:
     created_at: dt.datetime
     expires_at: dt.datetime = strawberry.field(description="The target ticket is held until then while paying.")
     completed_at: dt.datetime | None
+    refunded: Money = strawberry.field(description="Refunded of the payment at Stripe (0: none).")
+    refund_needs_review: bool = strawberry.field(
+        description="A refund arrived; the ticket kept its new tier until staff decide (then they clear this)."
+    )
 
     @classmethod
     def from_model(cls, u: Upgrade) -> UpgradeGql:
@@ -93,6 +97,8 @@ class UpgradeGql:
             created_at=u.created_at,
             expires_at=u.expires_at,
             completed_at=u.completed_at,
+            refunded=Money(amount=u.refunded_amount, currency=u.currency),
+            refund_needs_review=u.refund_needs_review,
         )
 
 
