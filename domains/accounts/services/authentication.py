@@ -12,6 +12,7 @@ from domains.accounts.errors import AccountErrorCode
 from domains.accounts.models import AuthSession, RefreshToken, User, normalize_email
 from domains.accounts.throttling import LoginGate
 from domains.accounts.tokens import InvalidAccessToken, decode_access_token, encode_access_token, hash_secret, new_secret
+from domains.common import authcache
 from domains.common.clock import now
 from domains.common.errors import DomainError
 
@@ -110,17 +111,46 @@ def session_refresh(*, refresh_token: str) -> TokenPair:
 def session_logout(*, session_id, refresh_token: str | None = None) -> None:
     """Revoke the session: its refresh tokens and access tokens stop working at once."""
     AuthSession.objects.filter(id=session_id, revoked_at__isnull=True).update(revoked_at=now(), revoked_reason="logout")
+    authcache.changed(session_scope(session_id))
+
+
+# The session -> user look-up of every authenticated request, kept per process while neither
+# the session nor the user changed (domains/common/authcache.py). Whatever writes a session or
+# a user bumps its scope: the post_save/post_delete signals (domains/accounts/signals.py) and,
+# for queryset updates, the services that run them (`session_logout`, `user_auth_changed`).
+_sessions = authcache.VersionedLRU("sessions")
+
+
+def user_scope(user_public_id) -> str:
+    return f"user:{user_public_id}"
+
+
+def session_scope(session_id) -> str:
+    return f"session:{session_id}"
+
+
+def user_auth_changed(user: User) -> None:
+    """After a queryset update of a user or of their sessions: cached look-ups reload."""
+    authcache.changed(user_scope(user.public_id))
+
+
+def _load_session(session_id) -> AuthSession | None:
+    # [:1], not first(): by primary key, no ORDER BY to compile on every request.
+    rows = list(AuthSession.objects.select_related("user").filter(id=session_id)[:1])
+    return rows[0] if rows else None
 
 
 def authenticate_access_token(raw: str) -> tuple[User, AuthSession]:
     """The user and session behind an access token, or InvalidAccessToken.
 
-    One query: the session with its user; both must still be valid.
+    The session with its user (one query, or none while cached); both must still be valid.
     """
     claims = decode_access_token(raw)
-    # [:1], not first(): by primary key, no ORDER BY to compile on every request.
-    rows = list(AuthSession.objects.select_related("user").filter(id=claims.session_id)[:1])
-    session = rows[0] if rows else None
+    session = _sessions.get(
+        claims.session_id,
+        (session_scope(claims.session_id), user_scope(claims.user_public_id)),
+        lambda: _load_session(claims.session_id),
+    )
     if session is None or session.revoked_at is not None:
         raise InvalidAccessToken("revoked")
     user = session.user

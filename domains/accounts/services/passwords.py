@@ -8,7 +8,7 @@ from django.db.models import F
 
 from domains.accounts.errors import AccountErrorCode
 from domains.accounts.models import AuthSession, OneTimeToken, User, normalize_email
-from domains.accounts.services.authentication import TokenPair, session_start
+from domains.accounts.services.authentication import TokenPair, session_start, user_auth_changed
 from domains.accounts.services.registration import consume_one_time_token
 from domains.accounts.services.validation import check_password_strength
 from domains.accounts.tokens import hash_secret, new_secret
@@ -21,6 +21,7 @@ from domains.notifications.services import email_enqueue
 def _revoke_all_sessions(user: User, reason: str) -> None:
     AuthSession.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now(), revoked_reason=reason)
     User.objects.filter(pk=user.pk).update(token_version=F("token_version") + 1)
+    user_auth_changed(user)
     user.refresh_from_db(fields=["token_version"])
 
 

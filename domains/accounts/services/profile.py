@@ -6,6 +6,7 @@ from django.db import transaction
 from django.db.models import F
 
 from domains.accounts.models import AuthSession, Role, User
+from domains.accounts.services.authentication import user_auth_changed
 from domains.accounts.services.validation import check_text
 from domains.common.clock import now
 from domains.common.errors import CommonErrorCode, DomainError
@@ -38,5 +39,6 @@ def user_set_role(*, user: User, role: str) -> User:
             role=role, is_staff=(role == Role.ADMIN) or user.is_superuser, token_version=F("token_version") + 1
         )
         AuthSession.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=now(), revoked_reason="role")
+        user_auth_changed(user)
     user.refresh_from_db()
     return user

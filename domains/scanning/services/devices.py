@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
+from domains.common import authcache
 from domains.common.clock import now
 from domains.common.errors import CommonErrorCode, DomainError, NotFound
 from domains.scanning.errors import ScanningErrorCode
@@ -86,6 +87,23 @@ def scanner_device_rebind(*, device_id, gate_id) -> ScannerDevice:
     return device
 
 
+# Device token -> device (with its gate and festival), kept per process while the device is
+# unchanged (domains/common/authcache.py): saving a device (revoke, move) or its gate bumps it.
+_devices = authcache.VersionedLRU("devices")
+
+
+def device_scope(device_public_id) -> str:
+    return f"device:{device_public_id}"
+
+
+def _load_device(public_id: uuid.UUID, token_hash: str) -> ScannerDevice | None:
+    """The device if the token is its own (a wrong token is never cached)."""
+    found = list(ScannerDevice.objects.select_related("gate__festival").filter(public_id=public_id)[:1])
+    if not found or not hmac.compare_digest(found[0].token_hash, token_hash):
+        return None
+    return found[0]
+
+
 def device_authenticate(*, device_id, token: str | None) -> ScannerDevice:
     """The device named by `device_id` if `token` is its token and it is not revoked.
     Every failure gets the same answer (no oracle for device ids)."""
@@ -93,9 +111,11 @@ def device_authenticate(*, device_id, token: str | None) -> ScannerDevice:
     if not token or not device_id:
         raise refused
     try:
-        device = ScannerDevice.objects.select_related("gate__festival").get(public_id=uuid.UUID(str(device_id)))
-    except (ValueError, ScannerDevice.DoesNotExist):
+        public_id = uuid.UUID(str(device_id))
+    except ValueError:
         raise refused from None
-    if device.revoked_at is not None or not hmac.compare_digest(device.token_hash, _hash(token)):
+    token_hash = _hash(token)
+    device = _devices.get((public_id, token_hash), (device_scope(public_id),), lambda: _load_device(public_id, token_hash))
+    if device is None or device.revoked_at is not None or not hmac.compare_digest(device.token_hash, token_hash):
         raise refused
     return device
