@@ -1,5 +1,5 @@
 # Shortcuts; each calls the same commands the README documents.
-.PHONY: serve test ci schema lint worker web ws bench
+.PHONY: serve test ci schema lint worker scheduler web ws bench
 serve:
 	python3 dev.py serve
 test:
@@ -12,6 +12,9 @@ lint:
 	.venv/bin/ruff check .
 worker:
 	.venv/bin/python manage.py rundramatiq --processes 1 --threads 4
+# The periodic jobs (expired checkout and upgrade holds, pending emails): ONE per deployment.
+scheduler:
+	.venv/bin/python manage.py run_periodic
 # Production serving (README, "Running it for real"): HTTP on gunicorn, WebSocket on uvicorn;
 # a load balancer sends Upgrade requests to the second.
 web:

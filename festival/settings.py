@@ -182,6 +182,11 @@ else:
 DRAMATIQ_AUTODISCOVER_MODULES = ["tasks"]
 # Run a Dramatiq worker inside the web process (development default without Redis).
 DRAMATIQ_IN_PROCESS_WORKER = env_bool("DRAMATIQ_IN_PROCESS_WORKER", default=not REDIS_URL and not IS_PRODUCTION)
+# Periodic jobs (workers/periodic.py: expired checkout and upgrade holds, pending emails):
+# `manage.py run_periodic` ticks this often; `manage.py serve` runs them in a thread unless off.
+PERIODIC_EVERY_SECONDS = env_int("PERIODIC_EVERY_SECONDS", 60)
+PERIODIC_EMAIL_RESEND_AFTER_SECONDS = env_int("PERIODIC_EMAIL_RESEND_AFTER_SECONDS", 120)
+PERIODIC_IN_PROCESS = env_bool("PERIODIC_IN_PROCESS", default=not IS_PRODUCTION)
 
 # --- Email ------------------------------------------------------------------
 SENDGRID_API_KEY = os.environ.get("SENDGRID_API_KEY", "")

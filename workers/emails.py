@@ -12,6 +12,6 @@ def send_email(outbound_email_id: int) -> None:
 
 @dramatiq.actor(queue_name="email", max_retries=0, time_limit=60_000)
 def resend_pending_emails(older_than_seconds: int = 120) -> None:
-    """Re-enqueue emails whose job was lost (the broker was down at commit). Run it from a
-    scheduler every minute or two, or `manage.py resend_pending_emails` from cron."""
+    """Re-enqueue emails whose job was lost (the broker was down at commit). Enqueued every
+    minute by the scheduler (`manage.py run_periodic`, workers/periodic.py)."""
     email_resend_pending(older_than_seconds=older_than_seconds)

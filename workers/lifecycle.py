@@ -14,5 +14,7 @@ def resend_order_documents(order_id: int, kind: str, request_id: str) -> None:
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=120_000)
 def release_expired_upgrade_holds() -> None:
+    """Return the units held by expired pending upgrades to sale; enqueued every minute by
+    the scheduler (`manage.py run_periodic`, workers/periodic.py)."""
     while upgrades_release_expired(limit=500) == 500:
         pass

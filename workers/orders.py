@@ -20,7 +20,7 @@ def render_order_documents(order_id: int) -> None:
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3, time_limit=120_000)
 def release_expired_holds() -> None:
-    """Return the tickets of expired checkouts to sale. Run periodically
-    (`manage.py release_expired_holds --every 60`); checkout also does it lazily."""
+    """Return the tickets of expired checkouts to sale. Enqueued every minute by the scheduler
+    (`manage.py run_periodic`, workers/periodic.py); checkout also does it lazily."""
     while services.holds_release_expired(limit=500) == 500:
         pass

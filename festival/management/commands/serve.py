@@ -1,6 +1,7 @@
 """Run the server the way development needs it: one process with uvicorn (HTTP + WebSocket),
-an in-process Dramatiq worker when there is no Redis, and a local Stripe (localstripe) with
-our webhook registered when no real Stripe is configured."""
+an in-process Dramatiq worker when there is no Redis, the periodic jobs (expired holds, pending
+emails: workers/periodic.py) in a daemon thread, and a local Stripe (localstripe) with our
+webhook registered when no real Stripe is configured."""
 
 from __future__ import annotations
 
@@ -19,8 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-localstripe", action="store_true")
+        parser.add_argument("--no-periodic", action="store_true", help="Do not run the periodic jobs in this process.")
 
-    def handle(self, *args, host, port, no_localstripe, **options):
+    def handle(self, *args, host, port, no_localstripe, no_periodic=False, **options):
         import uvicorn
 
         local_stripe = None
@@ -31,12 +33,20 @@ class Command(BaseCommand):
         if settings.DRAMATIQ_IN_PROCESS_WORKER:
             worker = start_in_process_worker()
             self.stdout.write("in-process job worker started")
+        periodic_stop = None
+        if settings.PERIODIC_IN_PROCESS and not no_periodic:
+            from workers.periodic import start_in_thread
+
+            _thread, periodic_stop = start_in_thread(every=settings.PERIODIC_EVERY_SECONDS)
+            self.stdout.write(f"periodic jobs every {settings.PERIODIC_EVERY_SECONDS} s (expired holds, pending emails)")
         self.stdout.write(f"GraphQL on http://{host}:{port}/graphql/  (GraphiQL in a browser)")
         try:
             from festival.asgi import application
 
             uvicorn.run(application, host=host, port=port, log_level="info", lifespan="off")
         finally:
+            if periodic_stop is not None:
+                periodic_stop.set()
             if worker is not None:
                 worker.stop()
             if local_stripe is not None:
