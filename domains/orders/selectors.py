@@ -23,8 +23,15 @@ def _order_qs() -> QuerySet[Order]:
     )
 
 
-def order_list_for_buyer(user, *, limit: int = 100) -> list[Order]:
-    return list(_order_qs().filter(buyer=user).order_by("-created_at", "-id")[:limit])
+# myOrders pages: newest first, ties broken by the public id (a total order for the cursor);
+# served by the (buyer, -created_at) index.
+BUYER_ORDERS_ORDER_BY = ("-created_at", "-public_id")
+
+
+def order_queryset_for_buyer(user) -> QuerySet[Order]:
+    """The buyer's orders (theirs only) with everything an order view shows prefetched; the
+    caller pages it (schema/pagination.py) in BUYER_ORDERS_ORDER_BY order."""
+    return _order_qs().filter(buyer=user).order_by(*BUYER_ORDERS_ORDER_BY)
 
 
 def order_get_for_buyer(user, public_id: uuid.UUID) -> Order | None:

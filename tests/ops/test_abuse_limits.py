@@ -154,7 +154,7 @@ def test_rate_settings_parse_and_refuse_nonsense(monkeypatch):
 # --- query cost -------------------------------------------------------------------
 
 EXPENSIVE = "{ " + " ".join(
-    f"o{n}: myOrders {{ lines {{ quantity ticketType {{ name }} }} tickets {{ id holderName ticketType {{ name available }} }} }}"
+    f"o{n}: myOrders {{ edges {{ node {{ lines {{ quantity ticketType {{ name }} }} tickets {{ id holderName ticketType {{ name available }} }} }} }} }}"
     for n in range(6)
 ) + " }"
 
@@ -212,8 +212,8 @@ def _client_documents() -> list[str]:
 
 
 # The largest documents the web and scanner clients send (a buyer's order list, the schedule).
-MY_ORDERS = """{ myOrders { id number status invoiceUrl lines { quantity ticketType { name } }
-  payments { status } refunds { amount { amount } } tickets { id ticketType { name } } } }"""
+MY_ORDERS = """{ myOrders(first: 20) { totalCount pageInfo { hasNextPage endCursor } edges { node { id number status invoiceUrl
+  lines { quantity ticketType { name } } payments { status } refunds { amount { amount } } tickets { id ticketType { name } } } } } }"""
 SCHEDULE = """query($slug: String, $day: Date) { schedule(festivalSlug: $slug, day: $day) { stages { name }
   days { date performances { artist startsAt stage { name } } } } }"""
 

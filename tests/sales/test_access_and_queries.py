@@ -16,8 +16,19 @@ ORDER = """query($id: UUID!) { order(id: $id) { id number status total { amount 
 TICKET = "query($id: UUID!) { ticket(id: $id) { id status ticketType { name } orderNumber pdfUrl } }"
 QR = "query($id: UUID!, $f: QrFormat!) { ticketQr(id: $id, format: $f) { payload mimeType data dataUrl } }"
 MY_TICKETS = "{ myTickets { id status holderName festivalName orderNumber pdfUrl ticketType { name available price { amount } } } }"
-MY_ORDERS = """{ myOrders { id number status invoiceUrl lines { quantity ticketType { name } } payments { status }
-  refunds { amount { amount } } tickets { id ticketType { name } } statusHistory { toStatus } } }"""
+# `first` is written into the document: from a variable the cost limit (schema/cost.py) must
+# assume the largest page, and a page of 100 orders with their tickets is refused.
+MY_ORDERS = """query($after: String) { myOrders(FIRST after: $after) { totalCount pageInfo { hasNextPage endCursor }
+  edges { node { id number status invoiceUrl lines { quantity ticketType { name } } payments { status }
+  refunds { amount { amount } } tickets { id ticketType { name } } statusHistory { toStatus } } } } }"""
+
+
+def my_orders_document(first: int | None = None) -> str:
+    return MY_ORDERS.replace("FIRST", f"first: {first}," if first is not None else "")
+
+
+def my_orders(client, first: int | None = None, after: str | None = None):
+    return client.execute(my_orders_document(first), {"after": after}).data["myOrders"]
 
 
 def paid_order(user, tt, qty, gateway):
@@ -56,7 +67,8 @@ def test_other_users_cannot_see_orders_tickets_or_qr(as_user, make_type, fake_ga
     assert intruder.execute(TICKET, {"id": str(ticket.public_id)}).data["ticket"] is None
     assert intruder.execute(QR, {"id": str(ticket.public_id), "f": "SVG"}).data["ticketQr"] is None
     assert intruder.execute(MY_TICKETS).data["myTickets"] == []
-    assert intruder.execute(MY_ORDERS).data["myOrders"] == []
+    assert my_orders(intruder) == {"totalCount": 0, "pageInfo": {"hasNextPage": False, "endCursor": None}, "edges": []}
+    assert [e["node"]["id"] for e in my_orders(owner)["edges"]] == [str(order.public_id)]
 
 
 @pytest.mark.django_db
@@ -83,9 +95,9 @@ def test_void_ticket_has_no_qr_and_old_codes_carry_an_old_version(as_user, make_
 # Pinned: the viewer (access token -> session + user, one join) + tickets joined with their
 # type, festival, holder and order.
 MY_TICKETS_QUERIES = 2
-# Pinned: the viewer + orders (with festival, buyer) + lines + payments + refunds + status
-# history + tickets.
-MY_ORDERS_QUERIES = 7
+# Pinned: the viewer + the count (totalCount) + orders (with festival, buyer) + lines +
+# payments + refunds + status history + tickets.
+MY_ORDERS_QUERIES = 8
 
 
 @pytest.mark.django_db
@@ -107,5 +119,39 @@ def test_my_orders_query_count_is_constant(as_user, make_type, fake_gateway, dja
     for _ in range(20):
         paid_order(client.user, tt, 1, fake_gateway)
     with django_assert_num_queries(MY_ORDERS_QUERIES):
-        data = client.execute(MY_ORDERS).data["myOrders"]
-    assert len(data) == 20 and all(len(o["tickets"]) == 1 for o in data)
+        data = my_orders(client)
+    assert len(data["edges"]) == 20 and all(len(e["node"]["tickets"]) == 1 for e in data["edges"])
+    # A smaller page: no more statements (fewer when the viewer was cached by the first call).
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        data = my_orders(client, first=5)
+    assert len(data["edges"]) == 5 and len(queries) <= MY_ORDERS_QUERIES
+
+
+@pytest.mark.django_db
+def test_my_orders_are_cursor_pages_newest_first_with_no_silent_cap(as_user, make_type, fake_gateway, settings):
+    from domains.orders.models import Order
+
+    client, other = as_user(), as_user()
+    tt = make_type(capacity=500)
+    for _ in range(7):
+        paid_order(client.user, tt, 1, fake_gateway)
+    paid_order(other.user, tt, 1, fake_gateway)
+    newest_first = [str(o.public_id) for o in Order.objects.filter(buyer=client.user).order_by("-created_at", "-public_id")]
+    seen, after = [], None
+    while True:
+        page = my_orders(client, first=3, after=after)
+        assert page["totalCount"] == 7
+        seen += [e["node"]["id"] for e in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == newest_first  # every order once, in order, none of the other buyer's
+    # No silent cap: `first` above the maximum page size gets a full page and says more exist.
+    settings.GRAPHQL_MAX_PAGE_SIZE = 4
+    capped = my_orders(client, first=50)
+    assert len(capped["edges"]) == 4 and capped["pageInfo"]["hasNextPage"] and capped["totalCount"] == 7
+    bad = client.execute(my_orders_document(3), {"after": "not-a-cursor"})
+    assert bad.errors[0]["extensions"]["code"] == "INVALID_INPUT"
