@@ -62,3 +62,19 @@ class RedisCache(DjangoRedisCache):
         pipe.expire(key, timeout, nx=True)
         count, _ = pipe.execute()
         return int(count)
+
+    def incr_expire_many(self, items: list[tuple[str, int]]) -> list[int]:
+        """`incr_expire` for several counters in one round trip (a scan counts its device and its
+        staff account). No MULTI: each INCR is atomic, and EXPIRE NX runs on every hit, so a
+        counter left without an expiry by a lost connection gets one on its next hit."""
+        pipe = None
+        for key, timeout in items:
+            key = self.make_and_validate_key(key)
+            if pipe is None:
+                pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
+            pipe.incr(key)
+            pipe.expire(key, timeout, nx=True)
+        if pipe is None:
+            return []
+        replies = pipe.execute()
+        return [int(count) for count in replies[0::2]]

@@ -57,6 +57,33 @@ def _hit(key: str, *, limit: int, window: int) -> RateLimitResult:
     return RateLimitResult(count <= limit, count, retry_after)
 
 
+def hit_many(limits: list[tuple[str, int, int]]) -> list[RateLimitResult]:
+    """`hit` for several (key, limit, window) at once: one round trip on Redis."""
+    many = getattr(cache, "incr_expire_many", None)
+    if many is None:
+        return [hit(key, limit=limit, window=window) for key, limit, window in limits]
+    t = time.time()
+    buckets = [int(t // window) for _key, _limit, window in limits]
+    try:
+        counts = many([(f"rl:{key}:{bucket}", window + 1) for (key, _l, window), bucket in zip(limits, buckets, strict=True)])
+    except (ConnectionError, OSError, RedisError) as exc:
+        log.warning("rate limit not counted: cache unavailable (%s)", type(exc).__name__)
+        return [RateLimitResult(True, 0, 1) for _ in limits]
+    return [
+        RateLimitResult(count <= limit, count, max(1, int((bucket + 1) * window - t)))
+        for (_key, limit, window), bucket, count in zip(limits, buckets, counts, strict=True)
+    ]
+
+
+def enforce_many(limits: list[tuple[str, int, int, str | None]]) -> None:
+    """`enforce` for several (key, limit, window, message) counted in one round trip; the first
+    one exceeded raises."""
+    results = hit_many([(key, limit, window) for key, limit, window, _message in limits])
+    for (_key, _limit, _window, message), result in zip(limits, results, strict=True):
+        if not result.allowed:
+            raise RateLimited(result.retry_after, message) if message else RateLimited(result.retry_after)
+
+
 def enforce(key: str, *, limit: int, window: int, message: str | None = None) -> None:
     """Raise RateLimited (with Retry-After seconds) once `limit` is passed in the window."""
     result = hit(key, limit=limit, window=window)

@@ -21,7 +21,7 @@ from django.apps import apps as django_apps
 from django.db import IntegrityError, transaction
 
 from domains.common.clock import now
-from domains.common.ratelimit import enforce
+from domains.common.ratelimit import enforce_many
 from domains.scanning.models import (
     ACCEPTING_VERDICTS,
     Direction,
@@ -137,10 +137,12 @@ def _state_for(ticket_id: int) -> TicketEntryState | None:
 
 
 def throttle(*, device: ScannerDevice | None, staff_user, cost: int = 1) -> None:
+    limits = []
     if device is not None:
-        enforce(f"scan:device:{device.pk}", limit=DEVICE_LIMIT, window=RATE_WINDOW, message="This scanner is scanning too fast.")
+        limits.append((f"scan:device:{device.pk}", DEVICE_LIMIT, RATE_WINDOW, "This scanner is scanning too fast."))
     if staff_user is not None:
-        enforce(f"scan:staff:{staff_user.pk}", limit=STAFF_LIMIT, window=RATE_WINDOW, message="Too many scans for one account.")
+        limits.append((f"scan:staff:{staff_user.pk}", STAFF_LIMIT, RATE_WINDOW, "Too many scans for one account."))
+    enforce_many(limits)  # both counters in one round trip
 
 
 def _result(log_row: ScanLog, *, ticket: Ticket | None, gate: Gate, first_gate: Gate | None, replayed=False, vendor=None) -> ScanResult:
