@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -73,8 +75,35 @@ class InvalidAccessToken(Exception):
         self.reason = reason
 
 
+# Tokens already verified, with their expiry: a client sends the same access token on every
+# request for its whole lifetime, and verifying it (HMAC, JSON, claim checks) was a tenth of a
+# gate scan's CPU. Only what was accepted is kept, keyed by the token, signing key and issuer; the
+# expiry is still checked on every use. Revocation is not decided here but by the session and
+# user behind the claims (services/authentication.py), on every request.
+_verified: OrderedDict[tuple[str, bytes, str], tuple[AccessClaims, int]] = OrderedDict()
+_VERIFIED_MAX = 10_000
+_LEEWAY = 5
+
+
 def decode_access_token(raw: str) -> AccessClaims:
     """The token's claims, or InvalidAccessToken naming why it is refused."""
+    key = (raw, jwt_key(), settings.JWT_ISSUER)
+    known = _verified.get(key)
+    if known is not None:
+        if time.time() <= known[1] + _LEEWAY:
+            return known[0]
+        _verified.pop(key, None)
+    claims = _decode(raw)
+    try:
+        _verified[key] = claims
+        while len(_verified) > _VERIFIED_MAX:
+            _verified.popitem(last=False)
+    except KeyError:  # another thread evicted first
+        pass
+    return claims[0]
+
+
+def _decode(raw: str) -> tuple[AccessClaims, int]:
     try:
         claims = jwt.decode(
             raw,
@@ -82,7 +111,7 @@ def decode_access_token(raw: str) -> AccessClaims:
             algorithms=[ALGORITHM],
             issuer=settings.JWT_ISSUER,
             options={"require": ["exp", "iat", "iss", "sub", "sid", "ver", "typ"]},
-            leeway=5,
+            leeway=_LEEWAY,
         )
     except jwt.ExpiredSignatureError:
         raise InvalidAccessToken("expired") from None
@@ -91,6 +120,6 @@ def decode_access_token(raw: str) -> AccessClaims:
     if claims.get("typ") != ACCESS_TYPE or not isinstance(claims.get("ver"), int):
         raise InvalidAccessToken("invalid")
     try:
-        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["ver"])
+        return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["ver"]), int(claims["exp"])
     except (ValueError, TypeError, AttributeError):
         raise InvalidAccessToken("invalid") from None

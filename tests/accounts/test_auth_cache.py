@@ -218,3 +218,29 @@ def test_logout_committed_refuses_the_next_request(make_user):
     assert not refused(pair.access_token)
     GraphQLClient().authenticate(pair.access_token).execute(LOGOUT)
     assert refused(pair.access_token)
+
+
+def test_a_verified_token_is_still_refused_once_it_expires(signed_in, monkeypatch):
+    """The verified-token memo (domains/accounts/tokens.py) checks the expiry on every use."""
+    import datetime as dt
+    import time as real_time
+
+    import jwt.api_jwt
+    from django.conf import settings
+
+    from domains.accounts import tokens
+
+    _user, pair = signed_in
+    assert not refused(pair.access_token)  # verified and remembered
+    later = real_time.time() + settings.JWT_ACCESS_TTL.total_seconds() + 60
+
+    class Later(dt.datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return dt.datetime.fromtimestamp(later, tz)
+
+    monkeypatch.setattr(tokens.time, "time", lambda: later)
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Later)
+    with pytest.raises(InvalidAccessToken):
+        tokens.decode_access_token(pair.access_token)
+    assert refused(pair.access_token)
