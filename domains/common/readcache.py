@@ -78,6 +78,18 @@ def cached(
     return value
 
 
+def peek(scope: str, name: str, *, setting: str = "PUBLIC_READ_CACHE_SECONDS"):
+    """What cached() would return for (scope, name) right now, without ever computing it:
+    None when the cache is off or this process holds no entry that is still current (same
+    scope version, not expired). Costs one cache GET when there is an entry, none otherwise."""
+    if not getattr(settings, setting, 0):
+        return None
+    entry = _memo.get((scope, name))
+    if entry is None or entry[1] <= clock_now() or entry[0] != _version(scope):
+        return None
+    return entry[2]
+
+
 UNTIL = "@until"  # in the `seen` record: the earliest time one of the values read goes stale
 
 

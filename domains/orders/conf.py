@@ -3,6 +3,8 @@
 CHECKOUT_HOLD_SECONDS   how long a pending checkout keeps its tickets (default 900 = 15 min)
 INVOICE_TAX_RATE_BPS    tax included in prices, in basis points (default 0: no tax line)
 INVOICE_SELLER          seller block on invoices (default: the festival's name and venue)
+CHECKOUT_SOLD_OUT_FAST_PATH  answer SOLD_OUT from the cached public catalogue when it already
+                        shows too few tickets (default on; needs PUBLIC_READ_CACHE_SECONDS > 0)
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ def hold_ttl() -> timedelta:
     if seconds is None:
         seconds = int(os.environ.get("CHECKOUT_HOLD_SECONDS", "900"))
     return timedelta(seconds=int(seconds))
+
+
+def sold_out_fast_path() -> bool:
+    enabled = getattr(settings, "CHECKOUT_SOLD_OUT_FAST_PATH", None)
+    if enabled is None:
+        enabled = os.environ.get("CHECKOUT_SOLD_OUT_FAST_PATH", "1").strip().lower() not in ("0", "false", "no", "off")
+    return bool(enabled)
 
 
 def tax_rate_bps() -> int:

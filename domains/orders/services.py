@@ -7,23 +7,34 @@ Rules
   `fulfilled_at` under that lock, so whichever of the webhook and `confirmCheckout` comes
   first issues the tickets and the other finds the work done: exactly once.
 * Capacity is taken with conditional UPDATEs (domains/tickets/inventory.py), ticket types in
-  id order, after the order row: one lock order everywhere, so no deadlocks.
+  id order, after the order row: one lock order everywhere, so no deadlocks. (A checkout of
+  one type on PostgreSQL takes it in the same statement that inserts its new order, which
+  nobody else can lock yet.)
 * One PaymentIntent per checkout: the idempotency key is derived from the order's public id,
   the PaymentIntent is created while the order row is locked and its id is stored in the same
   transaction (see domains/payments/gateway.py for why localstripe needs the lock).
 * Stripe is asked for the truth (`retrieve`) when an event cannot be applied as it stands
   (a refund before the success we have not seen yet).
+* Sold-out fast path (`_sold_out_from_catalogue`): once a type is sold out, a checkout for it
+  is answered SOLD_OUT from this process's cached public catalogue (one cache GET, no SQL, no
+  order, no row lock) as long as that entry is current. It only ever answers SOLD_OUT, and only
+  from availability that cannot have grown since: every change that frees tickets bumps the
+  catalogue's version after its commit (inventory.py), and the entry ends by itself when the
+  next hold expires. Anything else (cache off or down, no entry, tickets shown free) takes the
+  normal path, where the conditional UPDATE alone decides.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
+from domains.common import readcache
 from domains.common.clock import now
 from domains.common.errors import DomainError
 from domains.notifications.services import email_enqueue
@@ -49,7 +60,13 @@ from domains.payments.gateway import (
 from domains.tickets import inventory
 from domains.tickets.errors import TicketErrorCode
 from domains.tickets.models import Ticket, TicketType
-from domains.tickets.selectors import is_on_sale
+from domains.tickets.selectors import (
+    available_of,
+    catalogue_changed,
+    catalogue_scope,
+    is_on_sale,
+    ticket_type_list_public,
+)
 from domains.tickets.services import tickets_issue, tickets_void
 
 log = logging.getLogger(__name__)
@@ -92,7 +109,12 @@ def _set_status(order: Order, to_status: str, *, source: str, note: str = "", ac
 
 
 def _lock_order(pk: int) -> Order:
-    return Order.objects.select_for_update().select_related("festival", "buyer").get(pk=pk)
+    # of=("self",): lock the order row only. A plain FOR UPDATE with the joins also locked the
+    # festival's row (and the buyer's), so every checkout of a festival queued on one row
+    # while its PaymentIntent was created, and so did every new order (its INSERT checks the
+    # festival foreign key with FOR KEY SHARE, which waits for FOR UPDATE): the on-sale rush
+    # ran one Stripe call at a time (pg_blocking_pids during bench/onsale_rush.py).
+    return Order.objects.select_for_update(of=("self",)).select_related("festival", "buyer").get(pk=pk)
 
 
 def _release_holds(order: Order) -> None:
@@ -124,38 +146,129 @@ def _parse_lines(lines: list[CheckoutLine]) -> dict[uuid.UUID, tuple[int, int]]:
     return merged
 
 
-def checkout_create(*, buyer, lines: list[CheckoutLine]) -> CheckoutResult:
-    """Validate the lines, hold the tickets, create the order and its PaymentIntent.
+# Ticket type public id -> festival id (never changes), learnt from checkouts and the catalogue.
+_festival_of_type: dict[uuid.UUID, int] = {}
 
-    Errors: EMPTY_ORDER, INVALID_QUANTITY, TICKET_TYPE_NOT_FOUND, NOT_ON_SALE,
-    ORDER_LIMIT_EXCEEDED, MIXED_ORDER, SOLD_OUT, PAYMENT_PROVIDER_UNAVAILABLE.
+
+def _sold_out_from_catalogue(wanted: dict[uuid.UUID, tuple[int, int]]) -> None:
+    """Raise SOLD_OUT, as the normal path would, when this process's current cached catalogue
+    shows a wanted type with fewer tickets than asked for; otherwise return and let the
+    normal path decide (it also gives every other error).
+
+    Why it never refuses a ticket that is free: the entry is used only while its scope version
+    is the current one, and every change that frees tickets (release, refund, capacity raised)
+    bumps that version after its commit; a hold running out frees its tickets without a write,
+    so the entry ends at the next hold expiry (ticket_type_list_public). Availability is the
+    same formula the reservation applies: capacity - sold - live holds.
     """
-    wanted = _parse_lines(lines)
-    types = {t.public_id: t for t in TicketType.objects.select_related("festival").filter(public_id__in=list(wanted))}
+    if not conf.sold_out_fast_path():
+        return
+    festival_ids = {_festival_of_type.get(public_id) for public_id in wanted}
+    if len(festival_ids) != 1 or None in festival_ids:
+        return
+    festival_id = festival_ids.pop()
+    try:
+        catalogue = readcache.peek(catalogue_scope(festival_id), "ticket_types")
+    except Exception:  # noqa: BLE001 - cache unreachable: the normal path decides
+        return
+    if catalogue is None:
+        return
+    by_id = {t.public_id: t for t in catalogue}
+    chosen = [by_id.get(public_id) for public_id in wanted]
     at = now()
-    for public_id, (qty, index) in wanted.items():
-        tt = types.get(public_id)
-        if tt is None:
-            raise DomainError(TicketErrorCode.TICKET_TYPE_NOT_FOUND, "Unknown ticket type.", f"lines.{index}.ticketTypeId")
-        if not is_on_sale(tt, at):
-            raise DomainError(TicketErrorCode.NOT_ON_SALE, f"{tt.name} is not on sale.", f"lines.{index}.ticketTypeId")
-        if qty > tt.per_order_limit:
-            raise DomainError(
-                TicketErrorCode.ORDER_LIMIT_EXCEEDED,
-                f"At most {tt.per_order_limit} x {tt.name} per order.",
-                f"lines.{index}.quantity",
-            )
-    chosen = list(types.values())
-    if len({t.festival_id for t in chosen}) > 1 or len({t.currency for t in chosen}) > 1:
-        raise DomainError(OrderErrorCode.MIXED_ORDER, "One order holds tickets of one festival and currency.", "lines")
+    if any(
+        tt is None or not is_on_sale(tt, at) or wanted[tt.public_id][0] > tt.per_order_limit for tt in chosen
+    ) or len({tt.currency for tt in chosen}) != 1:
+        return  # the normal path gives the right error (or sells)
+    for tt in sorted(chosen, key=lambda t: t.pk):
+        qty, index = wanted[tt.public_id]
+        if available_of(tt) < qty:
+            raise DomainError(TicketErrorCode.SOLD_OUT, f"Not enough {tt.name} tickets left.", f"lines.{index}.quantity")
 
-    festival = chosen[0].festival
-    total = sum(types[pid].price_amount * qty for pid, (qty, _) in wanted.items())
-    expires_at = at + conf.hold_ttl()
-    # The rows are written first and the capacity counters last: the counter UPDATE locks the
-    # ticket type's row until COMMIT, and every buyer of that type queues on it, so the lock
-    # is held for one round trip instead of five (the on-sale rush benchmark's bottleneck).
-    # Sold out rolls the order back with everything else.
+
+def _warm_catalogue(festival) -> None:
+    """After a SOLD_OUT from the database: load this festival's catalogue into this process's
+    cache (once per version), so the next buyers of a sold-out type take the fast path."""
+    if not conf.sold_out_fast_path():
+        return
+    try:
+        ticket_type_list_public(festival)
+    except Exception:  # noqa: BLE001 - an optimisation only
+        log.warning("catalogue warm-up after SOLD_OUT failed", exc_info=True)
+
+
+def _insert_select(model, obj, *, source: str, parent: str | None = None) -> tuple[str, list]:
+    """``INSERT INTO <model> (...) SELECT <obj's values> FROM <source>``: the row is written once
+    per row of `source` (none when source is empty). `parent`: the FK field that takes
+    ``<source>.id`` instead of obj's value. Values come from the model fields as save() would
+    compute them (defaults, auto_now), typed by casts (character values stay text so a value
+    too long fails as it would in a plain INSERT)."""
+    columns, values, params = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(connection.ops.quote_name(field.column))
+        if field.name == parent:
+            values.append(f"{source}.id")
+            continue
+        cast = "text" if field.get_internal_type() in ("CharField", "TextField") else field.cast_db_type(connection)
+        values.append(f"CAST(%s AS {cast})")
+        params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+    table = connection.ops.quote_name(model._meta.db_table)
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {source}", params
+
+
+def _hold_one_statement(*, order: Order, tt: TicketType, qty: int) -> bool:
+    """PostgreSQL, one ticket type: take the tickets and write the order, its line, its hold and
+    its first status in ONE autocommit statement (data-modifying WITH), the capacity UPDATE
+    first and every INSERT conditional on it. The type's row lock lasts as long as the
+    statement, no client round trip inside it. True when taken (order.pk set), False when
+    sold out (nothing written)."""
+    line = OrderLine(ticket_type=tt, quantity=qty, unit_price=tt.price_amount, currency=tt.currency)
+    hold = InventoryHold(ticket_type=tt, quantity=qty, expires_at=order.expires_at)
+    change = OrderStatusChange(from_status="", to_status=Order.Status.PENDING, source="checkout")
+    reserve, params = inventory.reserve_sql(tt.pk, qty)
+    order_sql, order_params = _insert_select(Order, order, source="r")
+    parts = [f"WITH r AS ({reserve}), o AS ({order_sql} RETURNING id)"]
+    params += order_params
+    for alias, (model, obj) in zip(("l", "h", "s"), ((OrderLine, line), (InventoryHold, hold), (OrderStatusChange, change))):
+        sql, more = _insert_select(model, obj, source="o", parent="order")
+        parts.append(f", {alias} AS ({sql})")
+        params += more
+    parts.append(" SELECT id FROM o")
+    # Inside a caller's transaction (tests), a savepoint keeps it usable if the statement fails.
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), connection.cursor() as cursor:
+        cursor.execute("".join(parts), params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    order.pk = row[0]
+    order._state.adding = False
+    order._state.db = connection.alias
+    catalogue_changed(festival_id=tt.festival_id)  # what inventory.reserve() announces
+    return True
+
+
+def _hold(*, buyer, festival, chosen: list[TicketType], wanted, total: int, expires_at) -> Order:
+    """The pending order, its lines and holds, and the capacity taken (last).
+
+    One ticket type on PostgreSQL: one statement (`_hold_one_statement`). Otherwise (several
+    types: all or nothing; SQLite: no data-modifying WITH) one transaction with the counter
+    UPDATEs last."""
+    if len(chosen) == 1 and connection.vendor == "postgresql":
+        tt = chosen[0]
+        qty, index = wanted[tt.public_id]
+        order = Order(
+            buyer=buyer, festival=festival, currency=tt.currency, total_amount=total,
+            tax_amount=conf.included_tax(total), expires_at=expires_at,
+        )
+        if _hold_one_statement(order=order, tt=tt, qty=qty):
+            return order
+        # Expired holds may still be counted: return them to sale, then try once more.
+        holds_release_expired(ticket_type_id=tt.pk)
+        if _hold_one_statement(order=order, tt=tt, qty=qty):
+            return order
+        raise DomainError(TicketErrorCode.SOLD_OUT, f"Not enough {tt.name} tickets left.", f"lines.{index}.quantity")
     with transaction.atomic():
         order = Order.objects.create(
             buyer=buyer,
@@ -187,7 +300,49 @@ def checkout_create(*, buyer, lines: list[CheckoutLine]) -> CheckoutResult:
                     raise DomainError(
                         TicketErrorCode.SOLD_OUT, f"Not enough {tt.name} tickets left.", f"lines.{index}.quantity"
                     )
+    return order
 
+
+def checkout_create(*, buyer, lines: list[CheckoutLine]) -> CheckoutResult:
+    """Validate the lines, hold the tickets, create the order and its PaymentIntent.
+
+    Errors: EMPTY_ORDER, INVALID_QUANTITY, TICKET_TYPE_NOT_FOUND, NOT_ON_SALE,
+    ORDER_LIMIT_EXCEEDED, MIXED_ORDER, SOLD_OUT, PAYMENT_PROVIDER_UNAVAILABLE.
+    """
+    wanted = _parse_lines(lines)
+    _sold_out_from_catalogue(wanted)
+    types = {t.public_id: t for t in TicketType.objects.select_related("festival").filter(public_id__in=list(wanted))}
+    for public_id, tt in types.items():
+        _festival_of_type[public_id] = tt.festival_id
+    at = now()
+    for public_id, (qty, index) in wanted.items():
+        tt = types.get(public_id)
+        if tt is None:
+            raise DomainError(TicketErrorCode.TICKET_TYPE_NOT_FOUND, "Unknown ticket type.", f"lines.{index}.ticketTypeId")
+        if not is_on_sale(tt, at):
+            raise DomainError(TicketErrorCode.NOT_ON_SALE, f"{tt.name} is not on sale.", f"lines.{index}.ticketTypeId")
+        if qty > tt.per_order_limit:
+            raise DomainError(
+                TicketErrorCode.ORDER_LIMIT_EXCEEDED,
+                f"At most {tt.per_order_limit} x {tt.name} per order.",
+                f"lines.{index}.quantity",
+            )
+    chosen = list(types.values())
+    if len({t.festival_id for t in chosen}) > 1 or len({t.currency for t in chosen}) > 1:
+        raise DomainError(OrderErrorCode.MIXED_ORDER, "One order holds tickets of one festival and currency.", "lines")
+
+    festival = chosen[0].festival
+    total = sum(types[pid].price_amount * qty for pid, (qty, _) in wanted.items())
+    expires_at = at + conf.hold_ttl()
+    # The ticket type's row lock is what every buyer of the type queues on: it is held for one
+    # statement (one type, PostgreSQL) or one round trip (the counter UPDATEs last). Sold out
+    # writes nothing. The PaymentIntent is created after that commit, outside the lock.
+    try:
+        order = _hold(buyer=buyer, festival=festival, chosen=chosen, wanted=wanted, total=total, expires_at=expires_at)
+    except DomainError as exc:
+        if exc.code == TicketErrorCode.SOLD_OUT:
+            _warm_catalogue(festival)
+        raise
     if total == 0:
         # Free tickets: nothing to pay, fulfil now.
         result = order_fulfil(order_id=order.pk, payment=None, source="checkout")
@@ -200,7 +355,7 @@ def checkout_create(*, buyer, lines: list[CheckoutLine]) -> CheckoutResult:
         raise DomainError(
             OrderErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, "Payments are unavailable right now; please try again.", retry_after=5
         ) from exc
-    order.refresh_from_db()
+    order.payment_intent_id = pi.id  # stored by ensure_payment_intent (no re-read)
     return CheckoutResult(order=order, client_secret=pi.client_secret, payment_intent_id=pi.id)
 
 
@@ -232,9 +387,11 @@ def ensure_payment_intent(*, order_id: int, attempts: int = 2) -> PaymentIntentI
             raise last
         order.payment_intent_id = pi.id
         order.save(update_fields=["payment_intent_id", "updated_at"])
-        Payment.objects.get_or_create(
-            provider_payment_id=pi.id,
-            defaults={"order": order, "amount": pi.amount, "currency": pi.currency.upper()},
+        # One statement (INSERT ... ON CONFLICT DO NOTHING), not get_or_create's SELECT +
+        # savepoint + INSERT: a row for this PaymentIntent already there is left as it is.
+        Payment.objects.bulk_create(
+            [Payment(order=order, provider_payment_id=pi.id, amount=pi.amount, currency=pi.currency.upper())],
+            ignore_conflicts=True,
         )
     return pi
 

@@ -29,6 +29,23 @@ def reserve(ticket_type_id: int, quantity: int) -> bool:
     return done
 
 
+def reserve_sql(ticket_type_id: int, quantity: int) -> tuple[str, list]:
+    """reserve()'s conditional UPDATE as SQL (PostgreSQL) for a caller that puts it first in a
+    data-modifying WITH query: ``WITH r AS (<this>) INSERT ... SELECT ... FROM r`` writes its
+    rows only when the tickets were taken, in the same statement. Returns the id of the ticket
+    type when taken, no row otherwise. The caller announces the change (catalogue_changed).
+
+    Why: run as one autocommit statement, the row lock is held for the statement alone, never
+    across a round trip to a Python process that may be waiting for its GIL or a CPU (every
+    buyer of the type queues on this row during an on-sale rush; docs/PERFORMANCE.md)."""
+    table = TicketType._meta.db_table
+    sql = (
+        f'UPDATE "{table}" SET "held_count" = "held_count" + %s '
+        f'WHERE "id" = %s AND "capacity" >= "sold_count" + "held_count" + %s RETURNING "id"'
+    )
+    return sql, [quantity, ticket_type_id, quantity]
+
+
 def release(ticket_type_id: int, quantity: int) -> None:
     """Give held units back to sale (hold expired, payment failed)."""
     TicketType.objects.filter(pk=ticket_type_id).update(held_count=F("held_count") - quantity)
