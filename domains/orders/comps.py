@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from domains.accounts.models import User, normalize_email
 from domains.audit.services import audit_record
@@ -49,6 +49,23 @@ class CompResult:
     comp_allowance_left: int | None = None
 
 
+def _recipient(address: str) -> tuple[User, bool]:
+    """The account of `address`, created (attendee, no usable password) when there is none.
+    Two staff comping the same new guest at once: the loser of the unique constraint uses the
+    winner's account instead of failing."""
+    user = User.objects.filter(email__iexact=address).first()
+    if user is not None:
+        return user, False
+    user = User(email=address, role="attendee")
+    user.set_unusable_password()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        return User.objects.get(email__iexact=address), False
+    return user, True
+
+
 def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity: int, note: str) -> CompResult:
     """Issue `quantity` free tickets to `email` and email them.
 
@@ -70,12 +87,7 @@ def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity:
     if tt is None:
         raise DomainError(TicketErrorCode.TICKET_TYPE_NOT_FOUND, "Unknown ticket type.", "ticketTypeId")
     with transaction.atomic():
-        user = User.objects.filter(email__iexact=address).first()
-        created = user is None
-        if created:
-            user = User(email=address, role="attendee")
-            user.set_unusable_password()
-            user.save()
+        user, created = _recipient(address)
         from_allowance = tt.comp_allowance is not None
         if from_allowance:
             if not inventory.comp_take(tt.pk, quantity):

@@ -22,7 +22,7 @@ STAFF = 20
 ALLOWANCE = 5
 
 
-def _issue_at_once(staff_members, tt) -> Counter:
+def _issue_at_once(staff_members, tt, same_email: str | None = None) -> Counter:
     barrier = threading.Barrier(len(staff_members))
     results: list = [None] * len(staff_members)
 
@@ -30,7 +30,11 @@ def _issue_at_once(staff_members, tt) -> Counter:
         try:
             barrier.wait()
             comps.comp_issue(
-                staff=staff_members[i], email=f"guest{i}@example.test", ticket_type_public_id=tt.public_id, quantity=1, note="guest list"
+                staff=staff_members[i],
+                email=same_email or f"guest{i}@example.test",
+                ticket_type_public_id=tt.public_id,
+                quantity=1,
+                note="guest list",
             )
             results[i] = "ok"
         except DomainError as exc:
@@ -58,6 +62,18 @@ def test_twenty_staff_at_once_never_exceed_the_allowance(make_user, make_type):
         assert (tt.comp_issued_count, tt.sold_count, tt.held_count) == (ALLOWANCE, 0, 0)
         assert Ticket.objects.filter(ticket_type=tt, status="valid", from_comp_allowance=True).count() == ALLOWANCE
         assert Order.objects.filter(lines__ticket_type=tt, status="paid").count() == ALLOWANCE
+
+
+def test_staff_comping_the_same_new_guest_at_once_share_one_account(make_user, make_type):
+    from domains.accounts.models import User
+
+    for n in range(3):
+        tt = make_type(capacity=3, comp_allowance=ALLOWANCE)
+        email = f"New.Guest{n}@Example.test"
+        counts = _issue_at_once([make_user("staff") for _ in range(4)], tt, same_email=email)
+        assert counts == {"ok": 4}, counts
+        guest = User.objects.get(email__iexact=email)
+        assert Ticket.objects.filter(ticket_type=tt, holder=guest).count() == 4
 
 
 def test_control_read_then_write_issues_more_comps_than_the_allowance(make_user, make_type, monkeypatch):
