@@ -256,8 +256,13 @@ async def race(port, data, offset, k, r):
             "other_answers": sorted({v for row in results for v in row} - {"ADMITTED", "ALREADY_USED"})}
 
 
-async def rush(port, tokens, type_id):
-    """All buyers at once (one keep-alive connection each, opened first), one createCheckout each."""
+async def rush(port, tokens, type_id, window_s: float = 0.0):
+    """One createCheckout per buyer (one keep-alive connection each, opened first).
+
+    window_s=0: all buyers at once (the burst). window_s>0: open loop, buyer i sends at
+    i * window_s / n whatever the server is doing, and its latency counts from that planned
+    time (a late generator cannot hide server queueing)."""
+    n = len(tokens)
     conns = [Conn(port) for _ in tokens]
     body = json.dumps({"query": CHECKOUT, "variables": {"lines": [{"ticketTypeId": type_id, "quantity": 1}]}}).encode()
     read = json.dumps({"query": "{ __typename }"}).encode()
@@ -265,7 +270,11 @@ async def rush(port, tokens, type_id):
     results = []
 
     async def one(i):
-        t0 = time.perf_counter()
+        if window_s:
+            t0 = started + i * window_s / n
+            await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
+        else:
+            t0 = time.perf_counter()
         try:
             status, payload = await conns[i].post("/graphql/", body, {"Authorization": f"Bearer {tokens[i]}"})
             outcome = _gql_verdict("createCheckout", status, payload)
@@ -274,7 +283,7 @@ async def rush(port, tokens, type_id):
         results.append((time.perf_counter() - t0, outcome))
 
     started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(len(tokens))))
+    await asyncio.gather(*(one(i) for i in range(n)))
     elapsed = time.perf_counter() - started
     for c in conns:
         c.close()
@@ -282,9 +291,13 @@ async def rush(port, tokens, type_id):
     for _, o in results:
         outcomes[o] = outcomes.get(o, 0) + 1
     lat = [r[0] for r in results]
-    return {"buyers": len(tokens), "elapsed_s": round(elapsed, 3), "requests_per_s": round(len(tokens) / elapsed, 1),
+    by = {o: [r[0] for r in results if r[1] == o] for o in ("OK", "SOLD_OUT")}
+    return {"buyers": n, "arrival": f"evenly over {window_s:g} s (open loop)" if window_s else "all at once",
+            "elapsed_s": round(elapsed, 3), "requests_per_s": round(n / elapsed, 1),
             "reservations": outcomes.get("OK", 0), "reservations_per_s": round(outcomes.get("OK", 0) / elapsed, 1),
             "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "outcomes": outcomes,
+            "ok_p50_p99_ms": [pct(by["OK"], 50), pct(by["OK"], 99)],
+            "sold_out_p50_p99_ms": [pct(by["SOLD_OUT"], 50), pct(by["SOLD_OUT"], 99)],
             "errors": sum(v for k, v in outcomes.items() if k not in ("OK", "SOLD_OUT"))}
 
 
@@ -321,6 +334,17 @@ def inprocess_operation(op: str, client, n: int = 10):
             return r
 
         return checkout
+    if op == "checkout_sold_out":
+        data = seed_buyers(0, n)
+        tokens = iter(data["tokens"])
+        body = json.dumps({"query": CHECKOUT, "variables": {"lines": [{"ticketTypeId": data["type_id"], "quantity": 1}]}})
+
+        def sold_out():
+            r = client.post("/graphql/", body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {next(tokens)}")
+            assert b"SOLD_OUT" in r.content, r.content[:300]
+            return r
+
+        return sold_out
     raise ValueError(op)
 
 
