@@ -3,8 +3,8 @@
 The first figures go out at once (a late client does not wait for the next scan). After that a
 channel-layer message (domains/scanning/notify.py) is only a prompt to re-read: pushes are
 coalesced to at most one per MIN_INTERVAL, unchanged figures are not sent, one follow-up read
-after each prompt catches commits whose own prompt was coalesced away, and a slow periodic read
-covers prompts the layer dropped.
+after each prompt (and after the first figures) catches commits whose own prompt was coalesced
+away, and a slow periodic read covers prompts the layer dropped.
 """
 
 from __future__ import annotations
@@ -57,7 +57,9 @@ class ScanningSubscription:
                 current = await _stats(festival)
                 yield ScanStatsType.from_stats(current)
                 last_push = loop.time()
-                follow_up = False
+                # One follow-up read after the first figures too: a commit right after them, in
+                # a slot whose prompt went out before this client listened, sends no prompt.
+                follow_up = True
                 while True:
                     try:
                         await asyncio.wait_for(prompt.wait(), timeout=notify.FOLLOW_UP if follow_up else PERIODIC)

@@ -92,7 +92,12 @@ def test_control_without_the_lock_admits_twice(race, monkeypatch):
         time.sleep(0.05)  # widen the read-decide-write window as a busy server would
         return state
 
+    def unlocked_ticket_and_state(public_id):
+        ticket = commit._read_ticket(public_id)
+        return ticket, (slow_state_for(ticket.pk) if ticket is not None else None)
+
     monkeypatch.setattr(commit, "_lock_ticket", commit._read_ticket)
     monkeypatch.setattr(commit, "_state_for", slow_state_for)
+    monkeypatch.setattr(commit, "_lock_ticket_and_state", unlocked_ticket_and_state)
     counts = race(precreate_state=True)
     assert counts["ADMITTED"] > 1, counts

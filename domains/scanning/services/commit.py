@@ -102,6 +102,16 @@ def _lock_ticket(public_id: uuid.UUID) -> Ticket | None:
     return found[0] if found else None
 
 
+def _lock_ticket_and_state(public_id: uuid.UUID) -> tuple[Ticket | None, TicketEntryState | None]:
+    """The ticket, locked, then its entry state read in a separate statement (see the module
+    docstring); one round trip on PostgreSQL inside `rows.pipeline()`. Tests switch the lock
+    off here as a control."""
+    if rows.raw_reads():
+        return rows.ticket_and_state(public_id, lock=True)
+    ticket = _lock_ticket(public_id)
+    return ticket, (_state_for(ticket.pk) if ticket is not None else None)
+
+
 def _read_ticket(public_id: uuid.UUID) -> Ticket | None:
     if rows.raw_reads():
         return rows.ticket_row(public_id, lock=False)
@@ -271,12 +281,12 @@ def scan_commit(
 
 def _ticket_scan(payload, at, base, claimed_admitted) -> ScanResult:
     gate: Gate = base["gate"]
-    with transaction.atomic():
-        ticket = _lock_ticket(payload.public_id)
+    # Round trips on PostgreSQL: BEGIN + lock + state, then state write + log insert, COMMIT.
+    with transaction.atomic(), rows.pipeline():
+        ticket, state = _lock_ticket_and_state(payload.public_id)
         if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
             row = _log(verdict=Verdict.INVALID, reason="unknown ticket", **base)
             return _result(row, ticket=None, gate=gate, first_gate=None)
-        state = _state_for(ticket.pk)
         day = festival_day(at, ticket.ticket_type.festival.timezone)
         decision = decide(
             ticket=ticket, version=payload.version, state=state, rule=_rule_for(ticket.ticket_type_id),

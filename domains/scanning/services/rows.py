@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from contextlib import contextmanager
 from functools import lru_cache
 
 from django.db import connection, models
@@ -53,9 +54,27 @@ _STATE_SQL = (
 )
 
 
+_STATE_OF_TICKET_SQL = _STATE_SQL.replace(
+    "WHERE s.ticket_id = %s", f"WHERE s.ticket_id = (SELECT id FROM {Ticket._meta.db_table} WHERE public_id = %s)"
+)
+
+
 def raw_reads() -> bool:
     """Plain-SQL reads run on PostgreSQL (types come back as Python values, FOR UPDATE OF)."""
     return connection.vendor == "postgresql"
+
+
+@contextmanager
+def pipeline():
+    """On PostgreSQL, statements sent in this block share round trips (psycopg pipeline mode):
+    a result is waited for only when it is fetched. BEGIN goes with the first statement, and
+    writes whose results nobody reads go together. Errors arrive as Django's exceptions."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, connection.connection.pipeline():
+        yield
 
 
 def ticket_row(public_id: uuid.UUID, *, lock: bool) -> Ticket | None:
@@ -63,7 +82,21 @@ def ticket_row(public_id: uuid.UUID, *, lock: bool) -> Ticket | None:
     when `lock`."""
     with connection.cursor() as cur:
         cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
-        row = cur.fetchone()
+        return _ticket(cur.fetchone())
+
+
+def ticket_and_state(public_id: uuid.UUID, *, lock: bool) -> tuple[Ticket | None, TicketEntryState | None]:
+    """The ticket (locked when `lock`) and then its entry state: two statements, so the state is
+    read with a snapshot taken once the lock is held; in a `pipeline()` one round trip."""
+    with connection.cursor() as ticket_cur, connection.cursor() as state_cur:
+        ticket_cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
+        state_cur.execute(_STATE_OF_TICKET_SQL, [public_id])
+        ticket = _ticket(ticket_cur.fetchone())
+        state = _state(state_cur.fetchone())
+    return ticket, (state if ticket is not None else None)
+
+
+def _ticket(row) -> Ticket | None:
     if row is None:
         return None
     tid, public_id, status, version, type_id, holder_id, type_name, valid_on, festival_id, tz, full_name = row
@@ -80,7 +113,10 @@ def state_row(ticket_id: int) -> TicketEntryState | None:
     """The ticket's entry state with the names of its first gates, or None before any admission."""
     with connection.cursor() as cur:
         cur.execute(_STATE_SQL, [ticket_id])
-        row = cur.fetchone()
+        return _state(cur.fetchone())
+
+
+def _state(row) -> TicketEntryState | None:
     if row is None:
         return None
     values = list(row[:11])
