@@ -200,7 +200,6 @@ def main() -> None:
         rush = asyncio.run(workloads.rush(port, buyers["tokens"], buyers["type_id"]))
         rush["db"] = workloads.oversell_check(buyers["pk"], rush["reservations"])
         rush["oversells"] = rush["db"].pop("oversell")
-        rush["localstripe_alone_same_burst"] = localstripe_alone(stripe.api_base, args.buyers, pid=stripe.process.pid)
         report["onsale"] = {"create_checkout_rush": rush}  # the headline: burst, localstripe
         # Beside it (bench/onsale_rush.py has the medians of several runs): the same buyers
         # arriving evenly over --rush-window s (open loop), and both shapes against an instant
@@ -216,6 +215,7 @@ def main() -> None:
                 fake_port = int(fake_url.rsplit(":", 1)[1])
                 report["onsale"]["fake_stripe_rush"] = one_rush(fake_port, args.capacity, args.buyers, 0.0)
                 report["onsale"]["fake_stripe_rush_window"] = one_rush(fake_port, args.capacity, args.buyers, args.rush_window)
+        rush["localstripe_alone_same_burst"] = localstripe_alone(stripe.api_base, args.buyers, pid=stripe.process.pid)
 
         # soak: RSS before / after N requests (read + scans)
         sampler.sample()
