@@ -201,12 +201,12 @@ class BlockingGateway:
         return self.inner.retrieve_payment_intent(pi_id)
 
 
-def _second_buyer_waits_for_the_first_ones_stripe_call(make_type, make_user, fake_gateway, monkeypatch) -> bool:
+def _others_wait_for_the_first_buyers_stripe_call(make_type, make_user, fake_gateway, monkeypatch):
     gateway = BlockingGateway(fake_gateway)
     monkeypatch.setattr("domains.orders.gateway.get_gateway", lambda: gateway)
     tt = make_type(capacity=10)
     other = make_type(capacity=10)  # same festival, another type
-    a, b = make_user(), make_user()
+    a, b, c = make_user(), make_user(), make_user()
     done = {}
 
     def run(name, user, ticket_type):
@@ -220,21 +220,27 @@ def _second_buyer_waits_for_the_first_ones_stripe_call(make_type, make_user, fak
     first = threading.Thread(target=run, args=("a", a, tt))
     first.start()
     assert gateway.entered.wait(10)  # A is inside its Stripe call, its order row locked
-    second = threading.Thread(target=run, args=("b", b, other))
-    second.start()
-    second.join(1.5)
-    waited = second.is_alive()
+    # Another buyer of the same type (its row lock) and one of another type (the festival's row).
+    others = [threading.Thread(target=run, args=("b", b, tt)), threading.Thread(target=run, args=("c", c, other))]
+    for t in others:
+        t.start()
+    for t in others:
+        t.join(1.5)
+    waited = any(t.is_alive() for t in others)
     gateway.release.set()
     first.join(20)
-    second.join(20)
+    for t in others:
+        t.join(20)
     assert not isinstance(done["a"], Exception), done["a"]
-    return waited
+    return waited, done
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_slow_payment_intent_create_blocks_no_other_buyer(make_type, make_user, fake_gateway, monkeypatch):
-    assert not _second_buyer_waits_for_the_first_ones_stripe_call(make_type, make_user, fake_gateway, monkeypatch)
+    waited, done = _others_wait_for_the_first_buyers_stripe_call(make_type, make_user, fake_gateway, monkeypatch)
+    assert not waited
+    assert done["b"].client_secret and done["c"].client_secret
 
 
 @pytest.mark.postgres
@@ -245,7 +251,8 @@ def test_control_locking_the_joined_festival_row_blocks_every_other_buyer(make_t
     monkeypatch.setattr(
         services, "_lock_order", lambda pk: Order.objects.select_for_update().select_related("festival", "buyer").get(pk=pk)
     )
-    assert _second_buyer_waits_for_the_first_ones_stripe_call(make_type, make_user, fake_gateway, monkeypatch)
+    waited, _ = _others_wait_for_the_first_buyers_stripe_call(make_type, make_user, fake_gateway, monkeypatch)
+    assert waited
 
 
 @pytest.mark.postgres
