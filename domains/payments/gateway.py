@@ -67,7 +67,10 @@ What we found about localstripe 1.15.10 (read from its source and checked by
 * Its store is pickled to the fixed path ``/tmp/localstripe.pickle`` after every write and
   reloaded at start unless ``--from-scratch`` is given (our ``LocalStripe`` always gives it).
   All instances on a machine share that file: one started without ``--from-scratch`` (e.g. a
-  dev server on the default port 8420) reloads whatever a test instance wrote last.
+  dev server on the default port 8420) reloads whatever a test instance wrote last. Each dump
+  pickles the whole store, twice per create, inside its one event loop: CPU per create grows
+  with the objects stored. Our ``LocalStripe`` therefore runs localstripe's app through
+  ``domains/payments/localstripe_main.py``, which never writes that file.
 """
 
 from __future__ import annotations
