@@ -223,7 +223,12 @@ def _hold_one_statement(*, order: Order, tt: TicketType, qty: int) -> bool:
     its first status in ONE autocommit statement (data-modifying WITH), the capacity UPDATE
     first and every INSERT conditional on it. The type's row lock lasts as long as the
     statement, no client round trip inside it. True when taken (order.pk set), False when
-    sold out (nothing written)."""
+    sold out (nothing written).
+
+    Lock order: the statement's foreign key checks (KEY SHARE on the festival and the buyer)
+    come after the type's row lock; that cannot deadlock while nothing locks a festival or
+    user row FOR UPDATE and then changes a ticket type's counters (true today: the user
+    erasure locks the user but no counters; `_lock_order` locks the order row alone)."""
     line = OrderLine(ticket_type=tt, quantity=qty, unit_price=tt.price_amount, currency=tt.currency)
     hold = InventoryHold(ticket_type=tt, quantity=qty, expires_at=order.expires_at)
     change = OrderStatusChange(from_status="", to_status=Order.Status.PENDING, source="checkout")
