@@ -13,6 +13,7 @@ from strawberry.types import Info
 from domains.accounts.models import AuthSession, User
 from domains.accounts.services import authenticate_access_token
 from domains.accounts.tokens import InvalidAccessToken
+from domains.common.authcache import RequestVersions
 from festival.logging import bind
 
 
@@ -34,6 +35,9 @@ class FestivalContext:
     _viewer: Any = field(default=_UNRESOLVED)
     # Set when an Authorization header was present but refused (expired, revoked, forged).
     auth_error: str | None = None
+    # Versions of cached credentials read for this request (one MGET for the viewer and the
+    # scanner's device, domains/common/authcache.py).
+    auth_versions: RequestVersions = field(default_factory=RequestVersions)
 
     # strawberry_django helpers read context.request / context["request"]
     def __getitem__(self, key):
@@ -45,11 +49,17 @@ class FestivalContext:
     @property
     def viewer(self) -> Viewer | None:
         if self._viewer is _UNRESOLVED:
-            self._viewer, self.auth_error = viewer_from_authorization(self.request.headers.get("Authorization", ""))
+            from domains.scanning.services.devices import device_scopes_for_token
+
+            # A scanner sends its device token too: its device's version comes in the same read.
+            self.auth_versions.want(device_scopes_for_token(self.request.headers.get("X-Device-Token")))
+            self._viewer, self.auth_error = viewer_from_authorization(
+                self.request.headers.get("Authorization", ""), versions=self.auth_versions
+            )
         return self._viewer
 
 
-def viewer_from_authorization(header: str) -> tuple[Viewer | None, str | None]:
+def viewer_from_authorization(header: str, *, versions: RequestVersions | None = None) -> tuple[Viewer | None, str | None]:
     """(viewer, None) for a valid `Bearer <access token>`; (None, reason) otherwise."""
     if not header:
         return None, None
@@ -57,7 +67,7 @@ def viewer_from_authorization(header: str) -> tuple[Viewer | None, str | None]:
     if scheme.lower() != "bearer" or not token.strip():
         return None, "invalid"
     try:
-        user, session = authenticate_access_token(token.strip())
+        user, session = authenticate_access_token(token.strip(), versions=versions)
     except InvalidAccessToken as exc:
         return None, exc.reason
     bind(user_id=str(user.public_id))

@@ -104,6 +104,28 @@ def changed(*scopes: str) -> None:
         transaction.on_commit(bump)
 
 
+class RequestVersions:
+    """The versions read during one request, so that its look-ups share one MGET: a look-up
+    that will come later (the scanner's device) names its scopes with `want`, and the first
+    read fetches them too. Keep one per request, never longer (versions go stale)."""
+
+    def __init__(self):
+        self.read: dict[str, Any] = {}
+        self.wanted: list[str] = []
+
+    def want(self, scopes: Sequence[str]) -> None:
+        self.wanted.extend(s for s in scopes if s not in self.read)
+
+    def get(self, scopes: Sequence[str]) -> list[Any]:
+        missing = [s for s in scopes if s not in self.read]
+        if missing:
+            ask = list(dict.fromkeys([*missing, *self.wanted]))
+            self.wanted = []
+            for scope, version in zip(ask, versions(ask), strict=True):
+                self.read[scope] = version
+        return [self.read[s] for s in scopes]
+
+
 def clone(obj):
     """A copy of a model instance and of the related instances it holds (fresh _state)."""
     new = object.__new__(type(obj))
@@ -129,9 +151,12 @@ class VersionedLRU:
         self._lock = threading.Lock()
         _all.append(self)
 
-    def get(self, key, scopes: Sequence[str], load: Callable[[], Any], *, copy: Callable[[Any], Any] = clone):
+    def get(
+        self, key, scopes: Sequence[str], load: Callable[[], Any], *, copy: Callable[[Any], Any] = clone,
+        request: RequestVersions | None = None,
+    ):
         """`load()` (None = nothing to cache) or a copy of the value cached for `key`, provided the
-        versions of `scopes` are those it was loaded under."""
+        versions of `scopes` are those it was loaded under (read through `request` when given)."""
         seconds = ttl_seconds()
         if seconds <= 0:
             return load()
@@ -139,7 +164,8 @@ class VersionedLRU:
         entry = self._data.get(key)
         try:
             if entry is not None and entry[0] == scopes and entry[2] > time.monotonic():
-                if versions(scopes) == entry[1]:
+                current = request.get(scopes) if request is not None else versions(scopes)
+                if current == entry[1]:
                     return copy(entry[3])
             current = _ensure(scopes)
         except Unavailable:
@@ -153,6 +179,11 @@ class VersionedLRU:
                     self._data.popitem(last=False)
             return copy(value)
         return value
+
+    def scopes_of(self, key) -> tuple[str, ...]:
+        """The scopes of the entry cached for `key` (none when there is none), unchecked."""
+        entry = self._data.get(key)
+        return entry[0] if entry is not None else ()
 
     def drop(self, key) -> None:
         with self._lock:

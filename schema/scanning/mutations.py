@@ -37,8 +37,10 @@ DEVICE_TOKEN_HEADER = "X-Device-Token"
 
 def _device(info: Info, device_id):
     context = info.context
-    token = context.request.headers.get(DEVICE_TOKEN_HEADER) if isinstance(context, FestivalContext) else None
-    return services.device_authenticate(device_id=device_id, token=token)
+    if not isinstance(context, FestivalContext):
+        return services.device_authenticate(device_id=device_id, token=None)
+    token = context.request.headers.get(DEVICE_TOKEN_HEADER)
+    return services.device_authenticate(device_id=device_id, token=token, versions=context.auth_versions)
 
 
 @strawberry.type

@@ -244,3 +244,31 @@ def test_a_verified_token_is_still_refused_once_it_expires(signed_in, monkeypatc
     with pytest.raises(InvalidAccessToken):
         tokens.decode_access_token(pair.access_token)
     assert refused(pair.access_token)
+
+
+def test_a_scan_reads_the_viewer_and_device_versions_in_one_round_trip(make_user, monkeypatch):
+    """schema/context.py asks for the scanner device's version with the viewer's (one MGET), and
+    a revocation in between is still seen by the next request."""
+    from domains.tickets.qr import qr_encode
+    from tests.scanning.conftest import SCAN
+
+    fest = factories.festival()
+    gate = factories.gate(fest, "Main")
+    staff = make_user("staff")
+    dev, device_token = factories.device(gate, staff)
+    tt = factories.ticket_type(fest)
+    holder = make_user("attendee")
+    client = GraphQLClient().authenticate(session_start(user=staff).access_token)
+
+    def scan(ticket, nonce):
+        variables = {"code": qr_encode(ticket), "deviceId": str(dev.public_id), "nonce": nonce}
+        return client.execute(SCAN, variables, headers={"X-Device-Token": device_token}).payload("scanCommit")
+
+    assert scan(factories.ticket(tt, holder), "a")["result"]["verdict"] == "ADMITTED"  # caches both
+    calls = []
+    real = authcache.versions
+    monkeypatch.setattr(authcache, "versions", lambda scopes: calls.append(list(scopes)) or real(scopes))
+    assert scan(factories.ticket(tt, holder), "b")["result"]["verdict"] == "ADMITTED"
+    assert len(calls) == 1 and any(s.startswith("device:") for s in calls[0]) and any(s.startswith("session:") for s in calls[0])
+    scanner_device_revoke(device_id=dev.public_id, revoked_by=staff)
+    assert scan(factories.ticket(tt, holder), "c")["errors"][0]["code"] == "DEVICE_NOT_AUTHORISED"

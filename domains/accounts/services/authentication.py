@@ -140,16 +140,18 @@ def _load_session(session_id) -> AuthSession | None:
     return rows[0] if rows else None
 
 
-def authenticate_access_token(raw: str) -> tuple[User, AuthSession]:
+def authenticate_access_token(raw: str, *, versions: authcache.RequestVersions | None = None) -> tuple[User, AuthSession]:
     """The user and session behind an access token, or InvalidAccessToken.
 
     The session with its user (one query, or none while cached); both must still be valid.
+    `versions`: the request's shared version reads (domains/common/authcache.py).
     """
     claims = decode_access_token(raw)
     session = _sessions.get(
         claims.session_id,
         (session_scope(claims.session_id), user_scope(claims.user_public_id)),
         lambda: _load_session(claims.session_id),
+        request=versions,
     )
     if session is None or session.revoked_at is not None:
         raise InvalidAccessToken("revoked")

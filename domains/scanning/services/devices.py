@@ -104,7 +104,13 @@ def _load_device(public_id: uuid.UUID, token_hash: str) -> ScannerDevice | None:
     return found[0]
 
 
-def device_authenticate(*, device_id, token: str | None) -> ScannerDevice:
+def device_scopes_for_token(token: str | None) -> tuple[str, ...]:
+    """What `device_authenticate` will check for this token if its device is cached, so that a
+    request can read it together with its other versions (one MGET)."""
+    return _devices.scopes_of(_hash(token)) if token else ()
+
+
+def device_authenticate(*, device_id, token: str | None, versions: authcache.RequestVersions | None = None) -> ScannerDevice:
     """The device named by `device_id` if `token` is its token and it is not revoked.
     Every failure gets the same answer (no oracle for device ids)."""
     refused = DomainError(ScanningErrorCode.DEVICE_NOT_AUTHORISED, "This scanner is not authorised.", "deviceId")
@@ -115,7 +121,10 @@ def device_authenticate(*, device_id, token: str | None) -> ScannerDevice:
     except ValueError:
         raise refused from None
     token_hash = _hash(token)
-    device = _devices.get((public_id, token_hash), (device_scope(public_id),), lambda: _load_device(public_id, token_hash))
+    # Keyed by the token alone (a request naming another device has other scopes: a reload).
+    device = _devices.get(
+        token_hash, (device_scope(public_id),), lambda: _load_device(public_id, token_hash), request=versions
+    )
     if device is None or device.revoked_at is not None or not hmac.compare_digest(device.token_hash, token_hash):
         raise refused
     return device
