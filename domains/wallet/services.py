@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 
 from domains.common.clock import now
 from domains.common.errors import DomainError, NotFound
+from domains.tickets.locking import ticket_lock
 from domains.tickets.models import Ticket
 from domains.wallet.credentials import apple_credentials, google_credentials
 from domains.wallet.errors import WalletErrorCode
@@ -34,12 +35,9 @@ def _create(*, user, ticket_id: uuid.UUID | str, kind: str) -> WalletPass:
     with transaction.atomic():
         # Locked: a concurrent transfer cannot slip between the check and the insert, and two
         # taps on "Add to Wallet" serialise (the second finds the first's pass).
-        ticket = (
-            Ticket.objects.select_for_update()
-            .select_related("ticket_type__festival")
-            .filter(public_id=ticket_uuid, holder=user)
-            .first()
-        )
+        # ticket_lock locks the ticket row alone: a join in the locking query would also lock
+        # the ticket type and festival rows and stall checkouts of that type meanwhile.
+        ticket = ticket_lock(public_id=ticket_uuid, holder=user)
         if ticket is None:  # someone else's ticket answers exactly like a missing one
             raise NotFound("Ticket", field="ticketId")
         if not ticket.is_valid:

@@ -64,7 +64,7 @@ def scanner_device_revoke(*, device_id, revoked_by) -> ScannerDevice:
     """Revoked devices fail authentication from the next request on; their logs stay."""
     with transaction.atomic():
         try:
-            device = ScannerDevice.objects.select_for_update().select_related("gate").get(public_id=uuid.UUID(str(device_id)))
+            device = ScannerDevice.objects.select_for_update(of=("self",)).select_related("gate").get(public_id=uuid.UUID(str(device_id)))
         except (ValueError, ScannerDevice.DoesNotExist):
             raise NotFound("Device", "deviceId") from None
         if device.revoked_at is None:
