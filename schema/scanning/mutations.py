@@ -8,9 +8,7 @@ import strawberry
 import strawberry_django
 from strawberry.types import Info
 
-from domains.common.errors import DomainError
 from domains.scanning import selectors, services
-from domains.scanning.errors import ScanningErrorCode
 from domains.scanning.services import OfflineScan
 from schema.context import FestivalContext, require_viewer
 from schema.errors import payload_errors
@@ -48,8 +46,9 @@ class ScanningMutation:
     @strawberry_django.mutation(extensions=staff_only(), description="What a scan would answer now; writes nothing.")
     @payload_errors(ScanPayload)
     def scan_validate(self, info: Info, code: str, gate: strawberry.ID, direction: ScanDirection = ScanDirection.ENTRY) -> ScanPayload:  # type: ignore[assignment]
-        services.throttle(device=None, staff_user=require_viewer(info).user)
-        result = services.scan_validate(code=code, gate=services.gate_get(gate_id=gate), direction=direction.value)
+        result = services.scan_validate(
+            code=code, gate=services.gate_get(gate_id=gate), direction=direction.value, staff_user=require_viewer(info).user
+        )
         return ScanPayload(result=ScanResultType.from_result(result))
 
     @strawberry_django.mutation(
@@ -63,10 +62,8 @@ class ScanningMutation:
         nonce: str | None = None, direction: ScanDirection = ScanDirection.ENTRY,  # type: ignore[assignment]
     ) -> ScanPayload:
         device = _device(info, device_id)
-        if gate is not None and str(gate) != str(device.gate.public_id):
-            raise DomainError(ScanningErrorCode.DEVICE_GATE_MISMATCH, "This scanner is registered at another gate.", "gate")
         result = services.scan_commit(
-            code=code, gate=device.gate, device=device, staff_user=require_viewer(info).user, nonce=nonce,
+            code=code, gate=services.device_gate(device=device, claimed_gate_id=gate), device=device, staff_user=require_viewer(info).user, nonce=nonce,
             direction=direction.value,
         )
         return ScanPayload(result=ScanResultType.from_result(result))
@@ -79,14 +76,11 @@ class ScanningMutation:
     @payload_errors(ScanBatchPayload)
     def scan_commit_batch(self, info: Info, device_id: strawberry.ID, scans: list[OfflineScanInput]) -> ScanBatchPayload:
         device = _device(info, device_id)
-        for i, s in enumerate(scans):
-            if s.device_id is not None and str(s.device_id) != str(device.public_id):
-                raise DomainError(ScanningErrorCode.DEVICE_NOT_AUTHORISED, "A device uploads its own scans.", f"scans.{i}.deviceId")
         results = services.scan_commit_batch(
             device=device,
             staff_user=require_viewer(info).user,
             scans=[
-                OfflineScan(code=s.code, scanned_at=s.scanned_at, nonce=s.nonce, gate_id=s.gate_id, direction=s.direction.value, local_verdict=s.local_verdict.value)
+                OfflineScan(code=s.code, scanned_at=s.scanned_at, nonce=s.nonce, gate_id=s.gate_id, device_id=s.device_id, direction=s.direction.value, local_verdict=s.local_verdict.value)
                 for s in scans
             ],
         )

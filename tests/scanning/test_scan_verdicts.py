@@ -224,3 +224,21 @@ def test_vendor_setup_code_goes_to_vendors(env):
     result = env.scan(qr_encode_payload("V", uuid.uuid4(), 1))["result"]
     assert result["verdict"] == "INVALID" and result["holderName"] is None
     assert ScanLog.objects.get().reason in ("vendor", "vendor codes unsupported")
+
+
+def test_a_scan_naming_another_gate_than_the_devices_is_refused_and_admits_nothing(env):
+    code = qr_encode(env.ticket())
+    query = """mutation($c: String!, $d: ID!, $g: ID) {
+      scanCommit(code: $c, deviceId: $d, gate: $g) { result { verdict gate } errors { code field } } }"""
+
+    def scan(gate):
+        return env.staff_client.execute(
+            query, {"c": code, "d": str(env.device.public_id), "g": str(gate.public_id)},
+            headers={"X-Device-Token": env.device_token},
+        ).payload("scanCommit")
+
+    refused = scan(env.gate_b)
+    assert refused["result"] is None
+    assert refused["errors"] == [{"code": "DEVICE_GATE_MISMATCH", "field": "gate"}]
+    assert not ScanLog.objects.exists()
+    assert scan(env.gate)["result"]["verdict"] == "ADMITTED"

@@ -2,16 +2,17 @@
 
 from domains.scanning.services.batch import OfflineScan, scan_commit_batch
 from domains.scanning.services.commit import ScanResult, scan_commit, scan_validate, throttle
-from domains.scanning.services.rules_admin import entry_rule_set
 from domains.scanning.services.devices import (
     RegisteredDevice,
     device_authenticate,
+    device_gate,
     gate_create,
     gate_get,
     scanner_device_rebind,
     scanner_device_register,
     scanner_device_revoke,
 )
+from domains.scanning.services.rules_admin import entry_rule_set
 from domains.scanning.services.supervisor import is_supervisor, require_supervisor, scan_manual_admit, scan_restore
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "RegisteredDevice",
     "ScanResult",
     "device_authenticate",
+    "device_gate",
     "entry_rule_set",
     "gate_create",
     "gate_get",

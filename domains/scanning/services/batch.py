@@ -30,6 +30,7 @@ class OfflineScan:
     nonce: str
     gate_id: str | None = None
     direction: str = Direction.ENTRY
+    device_id: str | None = None  # when the scan names its device, it must be the uploader
     # What the device showed at the time; a local ADMITTED the server cannot confirm is a conflict.
     local_verdict: str = Verdict.ADMITTED
 
@@ -41,6 +42,8 @@ def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineS
     for i, scan in enumerate(scans):
         if not (scan.nonce or "").strip():
             raise DomainError(CommonErrorCode.INVALID_INPUT, "Every offline scan needs a nonce.", f"scans.{i}.nonce")
+        if scan.device_id is not None and str(scan.device_id) != str(device.public_id):
+            raise DomainError(ScanningErrorCode.DEVICE_NOT_AUTHORISED, "A device uploads its own scans.", f"scans.{i}.deviceId")
     # One upload counts as a few scans for the rate limit: a device catching up is not abuse.
     enforce(f"scan:batch:{device.pk}", limit=30, window=60, message="Too many uploads from this scanner.")
     gates = {}

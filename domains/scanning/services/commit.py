@@ -202,8 +202,13 @@ def _replay(device: ScannerDevice | None, nonce: str | None) -> ScanResult | Non
     return _result(row, ticket=row.ticket, gate=row.gate, first_gate=row.first_used_gate, replayed=True, vendor=vendor)
 
 
-def scan_validate(*, code: str, gate: Gate, direction: str = Direction.ENTRY, at: dt.datetime | None = None) -> ScanResult:
-    """What a commit would answer now, without writing anything (not even the log)."""
+def scan_validate(
+    *, code: str, gate: Gate, direction: str = Direction.ENTRY, at: dt.datetime | None = None, staff_user=None
+) -> ScanResult:
+    """What a commit would answer now, without writing anything (not even the log). Counted
+    against the staff member's scan rate when one is given (a validate loop is still load)."""
+    if staff_user is not None:
+        throttle(device=None, staff_user=staff_user)
     at = at or now()
     try:
         payload = qr_decode(code)

@@ -128,3 +128,11 @@ def device_authenticate(*, device_id, token: str | None, versions: authcache.Req
     if device is None or device.revoked_at is not None or not hmac.compare_digest(device.token_hash, token_hash):
         raise refused
     return device
+
+
+def device_gate(*, device: ScannerDevice, claimed_gate_id=None) -> Gate:
+    """The gate a device scans at is the one it is registered at; a scan that names another
+    gate is refused (DEVICE_GATE_MISMATCH) rather than logged at the wrong gate."""
+    if claimed_gate_id is not None and str(claimed_gate_id) != str(device.gate.public_id):
+        raise DomainError(ScanningErrorCode.DEVICE_GATE_MISMATCH, "This scanner is registered at another gate.", "gate")
+    return device.gate
