@@ -1,7 +1,7 @@
 """GET /api/metrics/: Prometheus text format.
 
 - Request counters and latency histograms by GraphQL operation (`graphql_requests_total`,
-  `graphql_request_seconds`), recorded by schema.extensions.OperationMetrics. The label is
+  `graphql_request_seconds`), recorded by schema.extensions.RequestHooks. The label is
   the operation's root field(s) (e.g. `scanCommit`): bounded by the schema, whereas the
   client-chosen operation name is not (a label per made-up name would grow without end).
   With several worker processes set PROMETHEUS_MULTIPROC_DIR (prometheus-client's

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from functools import lru_cache
 
 from django.conf import settings
@@ -57,18 +58,6 @@ def _has_nul(value) -> bool:
     if isinstance(value, list):
         return any(_has_nul(v) for v in value)
     return False
-
-
-class NoNulCharacterVariables(SchemaExtension):
-    """Runs after ValidationCache (which fills pre_execution_errors) and adds its own error;
-    strawberry stops before executing when that list is not empty."""
-
-    def on_validate(self):
-        if _has_nul(self.execution_context.variables or {}):
-            errors = list(self.execution_context.pre_execution_errors or [])  # the cached list stays as it is
-            errors.append(GraphQLError("Variables may not contain NUL characters."))
-            self.execution_context.pre_execution_errors = errors
-        yield
 
 
 @lru_cache(maxsize=16)
@@ -130,31 +119,6 @@ def should_mask(error: GraphQLError) -> bool:
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
-class NoSuggestions(SchemaExtension):
-    """Drop graphql-core's "Did you mean ...?" hints, which leak the schema when
-    introspection is off: in validation errors and in variable errors (found while executing)."""
-
-    def on_operation(self):
-        yield
-        if settings.GRAPHQL_INTROSPECTION:
-            return
-        context = self.execution_context
-        result = context.result
-        for error in [*(context.pre_execution_errors or []), *((result.errors or []) if result else [])]:
-            error.message = _SUGGESTION.sub("", error.message)
-
-
-class OperationNameLogging(SchemaExtension):
-    def on_operation(self):
-        bind(operation=self.execution_context.operation_name or "anonymous")
-        yield
-
-    def on_execute(self):
-        # Without an operationName in the request, the name is the document's (known once parsed).
-        bind(operation=self.execution_context.operation_name or "anonymous")
-        yield
-
-
 def _root_fields(execution_context) -> tuple[str, str]:
     """("scanCommit", "mutation"): the operation's root fields, a label bounded by the schema."""
     document = execution_context.graphql_document
@@ -182,69 +146,83 @@ def _database_unavailable(error: GraphQLError) -> bool:
     )
 
 
-class DatabaseUnavailable(SchemaExtension):
-    """The database went away (restart, failover, pool exhausted): the client gets a clean,
-    retryable answer (HTTP 503, Retry-After, code RETRY_LATER) instead of "Internal server
-    error.". Listed after MaskErrors so it sees the original errors first. Lock timeouts
-    inside mutations are already RETRY_LATER payload errors (schema/errors.py)."""
+class RequestHooks(SchemaExtension):
+    """Our per-request hooks in one extension (strawberry sets up hooks for every extension on
+    every request; these were five). Listed last, after MaskErrors and ValidationCache:
+
+    - operation name bound to the log context, on the operation and again once parsed;
+    - variables with a NUL character refused (after ValidationCache, which fills
+      pre_execution_errors; strawberry stops before executing when that list is not empty);
+    - on the way out, before MaskErrors (so it sees the original errors): the database gone
+      away (restart, failover, pool exhausted) answered HTTP 503, Retry-After, code RETRY_LATER
+      instead of "Internal server error." (lock timeouts inside mutations are already
+      RETRY_LATER payload errors, schema/errors.py); graphql-core's "Did you mean ...?" hints
+      dropped when introspection is off (they leak the schema); every operation counted and
+      timed for /api/metrics/ (festival/metrics.py)."""
 
     def on_operation(self):
-        yield
-        result = self.execution_context.result
-        if not result or not result.errors:
-            return
-        unavailable = False
-        errors = []
-        for error in result.errors:
-            if _database_unavailable(error):
-                unavailable = True
-                logging.getLogger(__name__).warning("database unavailable", exc_info=error.original_error)
-                error = GraphQLError(
-                    "The service is busy; please try again.",
-                    nodes=error.nodes,
-                    path=error.path,
-                    extensions={"code": "RETRY_LATER", "retryAfter": 1},
-                )
-            errors.append(error)
-        if unavailable:
-            result.errors = errors
-            response = getattr(self.execution_context.context, "response", None)
-            if response is not None:
-                response.status_code = 503
-                response["Retry-After"] = "1"
-
-
-class OperationMetrics(SchemaExtension):
-    """Count and time every operation for /api/metrics/ (festival/metrics.py)."""
-
-    def on_operation(self):
-        import time
-
+        context = self.execution_context
+        bind(operation=context.operation_name or "anonymous")
         started = time.perf_counter()
         yield
+        result = context.result
+        if result is not None and result.errors:
+            _database_unavailable_errors(context, result)
+        if not settings.GRAPHQL_INTROSPECTION and (context.pre_execution_errors or (result is not None and result.errors)):
+            for error in [*(context.pre_execution_errors or []), *((result.errors or []) if result else [])]:
+                error.message = _SUGGESTION.sub("", error.message)
         try:
             from festival.metrics import observe
 
-            operation, kind = _root_fields(self.execution_context)
-            result = self.execution_context.result
-            failed = bool(self.execution_context.pre_execution_errors) or bool(result and result.errors)
+            operation, kind = _root_fields(context)
+            failed = bool(context.pre_execution_errors) or bool(result and result.errors)
             observe(operation, kind, "error" if failed else "ok", time.perf_counter() - started)
         except Exception:  # metrics never break a request
             logging.getLogger(__name__).warning("metrics: could not record an operation", exc_info=True)
 
+    def on_validate(self):
+        if _has_nul(self.execution_context.variables or {}):
+            errors = list(self.execution_context.pre_execution_errors or [])  # the cached list stays as it is
+            errors.append(GraphQLError("Variables may not contain NUL characters."))
+            self.execution_context.pre_execution_errors = errors
+        yield
+
+    def on_execute(self):
+        # Without an operationName in the request, the name is the document's (known once parsed).
+        bind(operation=self.execution_context.operation_name or "anonymous")
+        yield
+
+
+def _database_unavailable_errors(execution_context, result) -> None:
+    unavailable = False
+    errors = []
+    for error in result.errors:
+        if _database_unavailable(error):
+            unavailable = True
+            logging.getLogger(__name__).warning("database unavailable", exc_info=error.original_error)
+            error = GraphQLError(
+                "The service is busy; please try again.",
+                nodes=error.nodes,
+                path=error.path,
+                extensions={"code": "RETRY_LATER", "retryAfter": 1},
+            )
+        errors.append(error)
+    if unavailable:
+        result.errors = errors
+        response = getattr(execution_context.context, "response", None)
+        if response is not None:
+            response.status_code = 503
+            response["Retry-After"] = "1"
+
 
 def schema_extensions() -> list:
     extensions = [
-        OperationNameLogging,
-        OperationMetrics,
-        NoSuggestions,
         Limits,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
         lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error."),
-        DatabaseUnavailable,  # after MaskErrors: runs first on the way out
         DjangoOptimizerExtension,
     ]
     # Module-level LRU caches inside strawberry, shared by every request.
     extensions += [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
-    extensions += [NoNulCharacterVariables]  # after ValidationCache: see its docstring
+    extensions += [RequestHooks]  # last: after ValidationCache and inside MaskErrors, see its docstring
     return extensions
