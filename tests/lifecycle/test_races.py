@@ -4,43 +4,19 @@ switched off (and a pause between read and write) showing the race is real."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from django.db import connection
 
-from domains.common.errors import DomainError
 from domains.notifications.models import OutboundEmail
 from domains.tickets.models import Ticket
 from domains.transfers import services
 from domains.transfers.models import Transfer
 
+from .racing import run_together
+
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROUNDS = 5
-
-
-def _run(*calls):
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, fn):
-        try:
-            barrier.wait()
-            results[i] = ("ok", fn())
-        except DomainError as exc:
-            results[i] = ("error", str(exc.code))
-        except Exception as exc:  # noqa: BLE001
-            results[i] = ("crash", repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def _unlocked(monkeypatch):
@@ -73,10 +49,10 @@ def offered(make_user, make_type, paid_order):
 
 def _accept_twice(offered):
     sender, recipient, ticket, created = offered()
-    results = _run(
+    results = run_together((
         lambda: services.transfer_accept(recipient=recipient, token=created.token),
         lambda: services.transfer_accept(recipient=recipient, token=created.token),
-    )
+    ))
     ticket.refresh_from_db()
     return results, ticket, created
 
@@ -99,10 +75,10 @@ def test_control_two_accepts_without_the_lock_both_apply(offered, monkeypatch):
 
 def _accept_vs_cancel(offered):
     sender, recipient, ticket, created = offered()
-    results = _run(
+    results = run_together((
         lambda: services.transfer_accept(recipient=recipient, token=created.token),
         lambda: services.transfer_cancel(sender=sender, transfer_public_id=created.transfer.public_id),
-    )
+    ))
     ticket.refresh_from_db()
     transfer = Transfer.objects.get(pk=created.transfer.pk)
     return results, ticket, transfer, sender, recipient

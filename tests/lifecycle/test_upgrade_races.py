@@ -6,14 +6,11 @@ control reads the upgrade without its row lock and shows the race is real."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import pytest
-from django.db import connection
 
 from domains.audit.models import AuditEntry
-from domains.common.errors import DomainError
 from domains.notifications.models import OutboundEmail
 from domains.orders.webhooks import stripe_webhook_receive
 from domains.payments.webhooks import sign_webhook_payload
@@ -22,32 +19,10 @@ from domains.upgrades import services
 from domains.upgrades.models import Upgrade
 
 from .conftest import event_body, pi_object
+from .racing import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROUNDS = 10
-
-
-def _run(calls) -> list:
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i, fn):
-        try:
-            barrier.wait()
-            results[i] = ("ok", fn())
-        except DomainError as exc:
-            results[i] = ("error", str(exc.code))
-        except Exception as exc:  # noqa: BLE001 - the test inspects it
-            results[i] = ("crash", repr(exc))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
 
 
 def _receive(body: bytes, secret: str):
@@ -93,7 +68,7 @@ def test_webhook_racing_confirm_upgrade_applies_once(paid_upgrade, tiers, webhoo
         holder, ticket, up, info = paid_upgrade()
         body = event_body("payment_intent.succeeded", pi_object(info))
         confirm = lambda holder=holder, up=up: services.upgrade_confirm(user=holder, upgrade_public_id=up.public_id)  # noqa: E731
-        results = _run([_receive(body, webhook_secret), confirm])
+        results = run_together([_receive(body, webhook_secret), confirm])
         assert [r[0] for r in results] == ["ok", "ok"], results
         webhook, confirmed = results[0][1], results[1][1]
         assert confirmed.status == Upgrade.Status.COMPLETED
@@ -110,7 +85,7 @@ def test_same_event_at_once_and_same_success_under_other_ids_apply_once(paid_upg
         others = [event_body("payment_intent.succeeded", pi_object(info)) for _ in range(4)]
         calls = [_receive(body, webhook_secret) for _ in range(6)] + [_receive(b, webhook_secret) for b in others]
         calls.append(lambda holder=holder, up=up: services.upgrade_confirm(user=holder, upgrade_public_id=up.public_id))
-        results = _run(calls)
+        results = run_together(calls)
         assert all(r[0] == "ok" for r in results), results
         same = [r[1] for r in results[:6]]
         assert sorted(r.duplicate for r in same) == [False] + [True] * 5
@@ -132,7 +107,7 @@ def test_control_without_the_upgrade_row_lock_the_second_payment_report_breaks_s
     monkeypatch.setattr(services, "_lock_upgrade", unlocked)
     holder, ticket, up, info = paid_upgrade()
     body = event_body("payment_intent.succeeded", pi_object(info))
-    results = _run([_receive(body, webhook_secret), lambda: services.upgrade_confirm(user=holder, upgrade_public_id=up.public_id)])
+    results = run_together([_receive(body, webhook_secret), lambda: services.upgrade_confirm(user=holder, upgrade_public_id=up.public_id)])
     up.refresh_from_db()
     broken = [r for r in results if r[0] != "ok"] or up.status != Upgrade.Status.COMPLETED
     assert broken, (results, up.status)  # the race is real
@@ -163,7 +138,7 @@ def test_late_upgrade_payment_racing_a_transfer_accept_both_apply(paid_upgrade, 
         friend = make_user()
         offer = transfers.transfer_create(sender=holder, ticket_public_id=ticket.public_id, to_email=friend.email)
         body = event_body("payment_intent.succeeded", pi_object(info))
-        results = _run([_receive(body, webhook_secret), lambda friend=friend, offer=offer: transfers.transfer_accept(recipient=friend, token=offer.token)])
+        results = run_together([_receive(body, webhook_secret), lambda friend=friend, offer=offer: transfers.transfer_accept(recipient=friend, token=offer.token)])
         assert [r[0] for r in results] == ["ok", "ok"], results
         assert results[0][1].outcome == "processed"
         ticket.refresh_from_db()
