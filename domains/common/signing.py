@@ -48,14 +48,24 @@ def public_key_bytes(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
+# Derived once per secret: every gate scan verifies a signature, and deriving the public key
+# and its id again each time cost more CPU than the verification itself.
+@lru_cache(maxsize=8)
+def _qr_public(secret: str) -> tuple[str, bytes, Ed25519PublicKey]:
+    public = _qr_private_key(secret).public_key()
+    raw = public_key_bytes(public)
+    return hashlib.sha256(raw).hexdigest()[:8], raw, public
+
+
 def qr_key_id() -> str:
     """Short id of the current QR key, carried in every code so keys can be rotated."""
-    return hashlib.sha256(public_key_bytes(qr_private_key().public_key())).hexdigest()[:8]
+    return _qr_public(settings.QR_SIGNING_SECRET)[0]
 
 
 def qr_public_keys() -> list[tuple[str, bytes]]:
     """(key id, raw Ed25519 public key) pairs that scanners should trust."""
-    return [(qr_key_id(), public_key_bytes(qr_private_key().public_key()))]
+    kid, raw, _public = _qr_public(settings.QR_SIGNING_SECRET)
+    return [(kid, raw)]
 
 
 def sign_qr(message: bytes) -> bytes:
@@ -63,14 +73,14 @@ def sign_qr(message: bytes) -> bytes:
 
 
 def verify_qr(key_id: str, message: bytes, signature: bytes) -> bool:
-    for kid, raw in qr_public_keys():
-        if hmac.compare_digest(kid, key_id):
-            try:
-                Ed25519PublicKey.from_public_bytes(raw).verify(signature, message)
-                return True
-            except Exception:
-                return False
-    return False
+    kid, _raw, public = _qr_public(settings.QR_SIGNING_SECRET)
+    if not hmac.compare_digest(kid, key_id):
+        return False
+    try:
+        public.verify(signature, message)
+        return True
+    except Exception:  # noqa: BLE001 - InvalidSignature, or a signature of the wrong length
+        return False
 
 
 def _download_key() -> bytes:
