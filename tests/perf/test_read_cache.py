@@ -136,3 +136,29 @@ def test_entry_rule_cache_follows_rule_changes(read_cache, make_type, festival):
     assert len(queries) == 0
     entry_rule_set(ticket_type_id=tt.public_id, mode="daily", allow_exit=True, gate_ids=[])
     assert _rule_for(tt.pk).allowed_gate_ids == frozenset()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_scan_on_postgresql_reads_the_entry_rule_with_the_ticket(read_cache, make_type, festival, make_user):
+    """The rule comes in the ticket's own statement, so a scan needs no cache look-up for it and
+    sees a rule that no write announced (rows written here without signals): the per-type
+    cache, still holding the default rule, would have admitted at the wrong gate."""
+    from domains.scanning.models import TicketTypeEntryRule
+    from domains.scanning.services import gate_create, scan_commit
+    from domains.scanning.services.commit import _rule_for
+    from domains.tickets.models import Ticket
+    from domains.tickets.qr import qr_encode
+
+    tt = make_type()
+    north, south = gate_create(festival=festival, name="North"), gate_create(festival=festival, name="South")
+    staff, holder = make_user("staff"), make_user("attendee")
+    assert _rule_for(tt.pk).allowed_gate_ids == frozenset()  # cached: the default rule
+    rule = TicketTypeEntryRule.objects.bulk_create([TicketTypeEntryRule(ticket_type=tt, mode="single")])[0]
+    TicketTypeEntryRule.allowed_gates.through.objects.bulk_create(
+        [TicketTypeEntryRule.allowed_gates.through(tickettypeentryrule_id=rule.pk, gate_id=south.pk)]
+    )
+    assert _rule_for(tt.pk).allowed_gate_ids == frozenset()  # the cache did not hear of it
+    code = qr_encode(Ticket.objects.create(ticket_type=tt, holder=holder))
+    assert scan_commit(code=code, gate=north, device=None, staff_user=staff).verdict == "WRONG_GATE"
+    assert scan_commit(code=code, gate=south, device=None, staff_user=staff).verdict == "ADMITTED"

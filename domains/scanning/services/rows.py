@@ -17,23 +17,30 @@ import uuid
 from contextlib import contextmanager
 from functools import lru_cache
 
+import psycopg
 from django.db import connection, models
 from django.db.models import AutoField, BigAutoField
 
 from domains.accounts.models import User
 from domains.events.models import Festival
-from domains.scanning.models import Gate, TicketEntryState
+from domains.scanning.models import Gate, TicketEntryState, TicketTypeEntryRule
+from domains.scanning.rules import DEFAULT_RULE, Rule
 from domains.tickets.models import Ticket, TicketType
 
 _DB = "default"
 
+_ALLOWED_GATES = TicketTypeEntryRule.allowed_gates.through._meta.db_table
+# The ticket type's entry rule comes with the ticket (no rule row: the default rule), so a scan
+# needs no cache look-up for it and always sees the rule as committed.
 _TICKET_SQL = (
     "SELECT t.id, t.public_id, t.status, t.secret_version, t.ticket_type_id, t.holder_id,"
-    " tt.name, tt.valid_on, tt.festival_id, f.timezone, u.full_name"
+    " tt.name, tt.valid_on, tt.festival_id, f.timezone, u.full_name, r.mode, r.allow_exit,"
+    f" ARRAY(SELECT ag.gate_id FROM {_ALLOWED_GATES} ag WHERE ag.tickettypeentryrule_id = r.id)"
     f" FROM {Ticket._meta.db_table} t"
     f" JOIN {TicketType._meta.db_table} tt ON tt.id = t.ticket_type_id"
     f" JOIN {Festival._meta.db_table} f ON f.id = tt.festival_id"
     f" JOIN {User._meta.db_table} u ON u.id = t.holder_id"
+    f" LEFT JOIN {TicketTypeEntryRule._meta.db_table} r ON r.ticket_type_id = tt.id"
     " WHERE t.public_id = %s"
 )
 # Only the ticket row is locked; the entry state is read by a separate statement once the lock
@@ -59,6 +66,20 @@ _STATE_OF_TICKET_SQL = _STATE_SQL.replace(
 )
 
 
+def _cursor():
+    """On PostgreSQL a server-side-binding cursor: the parameters travel apart from the SQL, so
+    psycopg does not quote them into the text, and PostgreSQL prepares a statement once it
+    has run a few times on a connection (psycopg's prepare_threshold; pooled connections
+    keep them) instead of parsing and planning it on every scan. Django's own cursors bind
+    client-side. Elsewhere Django's cursor. Either way wrapped like Django's (query logging,
+    errors as Django's exceptions)."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
+
+
 def raw_reads() -> bool:
     """Plain-SQL reads run on PostgreSQL (types come back as Python values, FOR UPDATE OF)."""
     return connection.vendor == "postgresql"
@@ -80,7 +101,7 @@ def pipeline():
 def ticket_row(public_id: uuid.UUID, *, lock: bool) -> Ticket | None:
     """The ticket with its type, festival and holder (name); locked until the transaction ends
     when `lock`."""
-    with connection.cursor() as cur:
+    with _cursor() as cur:
         cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
         return _ticket(cur.fetchone())
 
@@ -88,7 +109,7 @@ def ticket_row(public_id: uuid.UUID, *, lock: bool) -> Ticket | None:
 def ticket_and_state(public_id: uuid.UUID, *, lock: bool) -> tuple[Ticket | None, TicketEntryState | None]:
     """The ticket (locked when `lock`) and then its entry state: two statements, so the state is
     read with a snapshot taken once the lock is held; in a `pipeline()` one round trip."""
-    with connection.cursor() as ticket_cur, connection.cursor() as state_cur:
+    with _cursor() as ticket_cur, _cursor() as state_cur:
         ticket_cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
         state_cur.execute(_STATE_OF_TICKET_SQL, [public_id])
         ticket = _ticket(ticket_cur.fetchone())
@@ -99,19 +120,25 @@ def ticket_and_state(public_id: uuid.UUID, *, lock: bool) -> tuple[Ticket | None
 def _ticket(row) -> Ticket | None:
     if row is None:
         return None
-    tid, public_id, status, version, type_id, holder_id, type_name, valid_on, festival_id, tz, full_name = row
+    tid, public_id, status, version, type_id, holder_id, type_name, valid_on, festival_id, tz, full_name, mode, allow_exit, gates = row
     ticket = Ticket.from_db(_DB, ("id", "public_id", "ticket_type_id", "holder_id", "status", "secret_version"),
                             (tid, public_id, type_id, holder_id, status, version))
     ticket_type = TicketType.from_db(_DB, ("id", "festival_id", "name", "valid_on"), (type_id, festival_id, type_name, valid_on))
     ticket_type._state.fields_cache["festival"] = Festival.from_db(_DB, ("id", "timezone"), (festival_id, tz))
     ticket._state.fields_cache["ticket_type"] = ticket_type
     ticket._state.fields_cache["holder"] = User.from_db(_DB, ("id", "full_name"), (holder_id, full_name))
+    ticket._scan_rule = DEFAULT_RULE if mode is None else Rule(mode, allow_exit, frozenset(gates))
     return ticket
+
+
+def rule_read_with(ticket: Ticket) -> Rule | None:
+    """The entry rule read in the same statement as `ticket` (None: not read that way)."""
+    return getattr(ticket, "_scan_rule", None)
 
 
 def state_row(ticket_id: int) -> TicketEntryState | None:
     """The ticket's entry state with the names of its first gates, or None before any admission."""
-    with connection.cursor() as cur:
+    with _cursor() as cur:
         cur.execute(_STATE_SQL, [ticket_id])
         return _state(cur.fetchone())
 
@@ -158,7 +185,7 @@ def _params(obj, fields, preparers, add: bool) -> list:
 
 
 @lru_cache(maxsize=16)
-def _insert_plan(model, vendor: str):
+def _insert_plan(model, vendor: str, want_pk: bool = True):
     meta = model._meta
     auto_pk = isinstance(meta.pk, (AutoField, BigAutoField))
     fields = [f for f in meta.concrete_fields if not (auto_pk and f.primary_key)]
@@ -167,7 +194,7 @@ def _insert_plan(model, vendor: str):
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
         f" VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    returning = auto_pk and connection.features.can_return_columns_from_insert
+    returning = auto_pk and want_pk and connection.features.can_return_columns_from_insert
     if returning:
         sql += f" RETURNING {qn(meta.pk.column)}"
     return sql, fields, _preparers(fields, vendor), auto_pk, returning
@@ -182,14 +209,16 @@ def _update_plan(model, vendor: str):
     return sql, fields, _preparers(fields, vendor)
 
 
-def insert(obj) -> None:
+def insert(obj, *, want_pk: bool = True) -> None:
     """INSERT one new instance, like `save(force_insert=True)` without signals (none are
-    connected to these models) and without compiling a query."""
-    sql, fields, preparers, auto_pk, returning = _insert_plan(type(obj), connection.vendor)
+    connected to these models) and without compiling a query. `want_pk=False` leaves an auto
+    primary key unread (None): in a `pipeline()` nothing then waits for the insert's answer
+    before the commit."""
+    sql, fields, preparers, auto_pk, returning = _insert_plan(type(obj), connection.vendor, want_pk)
     params = _params(obj, fields, preparers, True)
-    with connection.cursor() as cur:
+    with _cursor() as cur:
         cur.execute(sql, params)
-        if auto_pk:
+        if auto_pk and want_pk:
             obj.pk = cur.fetchone()[0] if returning else cur.lastrowid
     obj._state.adding = False
     obj._state.db = _DB
@@ -200,5 +229,5 @@ def update(obj) -> None:
     sql, fields, preparers = _update_plan(type(obj), connection.vendor)
     params = _params(obj, fields, preparers, False)
     params.append(type(obj)._meta.pk.get_db_prep_save(obj.pk, connection))
-    with connection.cursor() as cur:
+    with _cursor() as cur:
         cur.execute(sql, params)

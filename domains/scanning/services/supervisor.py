@@ -18,7 +18,7 @@ from domains.scanning.errors import ScanningErrorCode
 from domains.scanning.models import Direction, Gate, ScanLog, ScannerDevice, Verdict
 from domains.scanning.rules import decide, festival_day
 from domains.scanning.services import commit as _commit
-from domains.scanning.services.commit import ScanResult, _apply, _log, _result, _rule_for, _state_for
+from domains.scanning.services.commit import ScanResult, _apply, _log, _result, _state_for
 
 SUPERVISE_PERMISSION = "scanning.supervise_gate"
 
@@ -50,7 +50,7 @@ def scan_manual_admit(*, ticket_id, gate: Gate, supervisor, note: str = "", devi
         state = _state_for(ticket.pk)
         day = festival_day(at, ticket.ticket_type.festival.timezone)
         decision = decide(
-            ticket=ticket, version=ticket.secret_version, state=state, rule=_rule_for(ticket.ticket_type_id),
+            ticket=ticket, version=ticket.secret_version, state=state, rule=_commit._rule_of(ticket),
             gate_id=gate.pk, direction=Direction.ENTRY, day=day,
         )
         state = _apply(decision, ticket=ticket, state=state, gate=gate, at=at, day=day)
