@@ -58,6 +58,9 @@ def server_command(kind: str, port: int, *, workers: int = 4, threads: int = 8, 
         return [PY, "-m", "gunicorn", app or "festival.wsgi:application", "--bind", f"127.0.0.1:{port}",
                 "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
                 "--log-level", "warning", "--keep-alive", "30", "--backlog", "2048"]
+    if kind == "gunicorn-sync":  # one request at a time per process: no threads sharing a GIL
+        return [PY, "-m", "gunicorn", app or "festival.wsgi:application", "--bind", f"127.0.0.1:{port}",
+                "--workers", str(workers), "--worker-class", "sync", "--log-level", "warning", "--backlog", "2048"]
     raise ValueError(kind)
 
 
