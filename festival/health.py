@@ -1,4 +1,10 @@
-"""GET /api/health/: database, Redis and broker, each 'ok', 'down' or 'not_configured'."""
+"""GET /api/health/: database, Redis and broker, each 'ok', 'down' or 'not_configured'; 503
+when one is down.
+
+Also `scheduler` (workers/periodic.py): whether `manage.py run_periodic` ticked lately. It is
+reported, not counted in the status: this process serves without it, and a load balancer
+must not take every web node out because the one scheduler stopped. Alert on it (the
+`festival_scheduler_last_tick_age_seconds` gauge of /api/metrics/)."""
 
 from __future__ import annotations
 
@@ -50,4 +56,7 @@ def health(request):
     redis_state = _redis()
     checks = {"database": _database(), "redis": redis_state, "broker": _broker(redis_state)}
     healthy = all(v in ("ok", "not_configured") for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", "checks": checks}, status=200 if healthy else 503)
+    from workers.periodic import scheduler_state
+
+    body = {"status": "ok" if healthy else "degraded", "checks": checks, "scheduler": scheduler_state()}
+    return JsonResponse(body, status=200 if healthy else 503)

@@ -7,7 +7,8 @@
   With several worker processes set PROMETHEUS_MULTIPROC_DIR (prometheus-client's
   multiprocess mode) and the scrape sums every process's files.
 - Business gauges computed on scrape from the database and Redis, so every process answers
-  the same: scans by verdict, orders by status, Dramatiq queue depth.
+  the same: scans by verdict, orders by status, Dramatiq queue depth, and the age of the
+  scheduler's last tick (workers/periodic.py).
 
 Protected by `Authorization: Bearer <METRICS_TOKEN>`; open in development while unset.
 """
@@ -63,6 +64,13 @@ class BusinessCollector:
         for name, depth in queue_depths().items():
             queue.add_metric([name], depth)
         yield queue
+        from workers.periodic import last_tick_age
+
+        age = last_tick_age()
+        if age is not None:  # absent until the scheduler first ticks: alert on absence too
+            yield GaugeMetricFamily(
+                "festival_scheduler_last_tick_age_seconds", "Seconds since manage.py run_periodic last ticked", value=age
+            )
 
 
 def queue_depths() -> dict[str, int]:

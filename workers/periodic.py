@@ -94,12 +94,47 @@ def tick(*, inline: bool) -> dict[str, int | str]:
     return results
 
 
+HEARTBEAT_KEY = "periodic:last_tick"
+
+
+def record_tick(at: float | None = None) -> None:
+    """When the scheduler last ticked, in the shared cache (read by /api/health/ and
+    /api/metrics/: a stopped scheduler leaves expired holds off sale without any error)."""
+    from django.core.cache import cache
+
+    try:
+        cache.set(HEARTBEAT_KEY, at if at is not None else time.time(), timeout=7 * 24 * 3600)
+    except Exception:  # noqa: BLE001 - Redis down: health says so by itself
+        log.warning("periodic: heartbeat not recorded")
+
+
+def last_tick_age() -> float | None:
+    """Seconds since the scheduler's last tick (None: never seen, or the cache is down)."""
+    from django.core.cache import cache
+
+    try:
+        at = cache.get(HEARTBEAT_KEY)
+    except Exception:  # noqa: BLE001
+        return None
+    return max(0.0, time.time() - float(at)) if at is not None else None
+
+
+def scheduler_state() -> dict:
+    """'ok' while the last tick is at most 3 periods old, else 'late'; 'not_seen' without one."""
+    age = last_tick_age()
+    if age is None:
+        return {"state": "not_seen", "last_tick_seconds_ago": None}
+    late = age > 3 * settings.PERIODIC_EVERY_SECONDS
+    return {"state": "late" if late else "ok", "last_tick_seconds_ago": round(age)}
+
+
 def run_forever(*, every: float, inline: bool, stop: threading.Event | None = None, on_tick=None) -> None:
     """Tick every `every` seconds (measured start to start) until `stop` is set."""
     stop = stop or threading.Event()
     while not stop.is_set():
         started = time.monotonic()
         results = tick(inline=inline)
+        record_tick()
         if on_tick is not None:
             on_tick(results)
         if inline:

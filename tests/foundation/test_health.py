@@ -57,3 +57,56 @@ def test_the_broker_follows_redis(gql, db, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     body = gql.get("/api/health/").json()
     assert body["checks"]["broker"] == "down"
+
+
+def test_health_reports_the_scheduler_without_counting_it_in_the_status(gql, db, settings):
+    """A stopped scheduler is reported (expired holds would stay off sale), but the web still
+    answers 200: one scheduler must not take every web node out of the load balancer."""
+    import time
+
+    from workers import periodic
+
+    settings.PERIODIC_EVERY_SECONDS = 60
+    body = gql.get("/api/health/").json()
+    assert body["scheduler"] == {"state": "not_seen", "last_tick_seconds_ago": None}
+    periodic.record_tick()
+    response = gql.get("/api/health/")
+    assert response.status_code == 200 and response.json()["scheduler"] == {"state": "ok", "last_tick_seconds_ago": 0}
+    periodic.record_tick(time.time() - 200)  # more than 3 periods ago
+    response = gql.get("/api/health/")
+    assert response.status_code == 200
+    assert response.json()["scheduler"]["state"] == "late" and response.json()["scheduler"]["last_tick_seconds_ago"] >= 200
+
+
+def test_the_scheduler_loop_and_the_cron_run_record_their_tick(db, monkeypatch):
+    import threading
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from workers import periodic
+
+    assert periodic.last_tick_age() is None
+    monkeypatch.setattr(periodic, "tick", lambda *, inline: {})
+    call_command("run_periodic", "--once", stdout=StringIO())
+    assert periodic.last_tick_age() < 5
+
+    periodic.record_tick(0)  # long ago
+    stop = threading.Event()
+    monkeypatch.setattr(periodic, "connection", type("C", (), {"close": staticmethod(lambda: None)}))
+    thread = threading.Thread(target=periodic.run_forever, kwargs={"every": 0.01, "inline": True, "stop": stop, "on_tick": lambda _r: stop.set()})
+    thread.start()
+    thread.join(5)
+    assert periodic.last_tick_age() < 5
+
+
+def test_metrics_show_the_age_of_the_scheduler_tick(gql, db):
+    import time
+
+    from workers import periodic
+
+    assert "festival_scheduler_last_tick_age_seconds" not in gql.get("/api/metrics/").content.decode()
+    periodic.record_tick(time.time() - 90)
+    text = gql.get("/api/metrics/").content.decode()
+    line = next(row for row in text.splitlines() if row.startswith("festival_scheduler_last_tick_age_seconds "))
+    assert 89 <= float(line.split()[1]) < 120

@@ -32,6 +32,7 @@ class Command(BaseCommand):
 
         if once:
             report(periodic.tick(inline=inline))
+            periodic.record_tick()  # cron: health sees each run (late past 3 x PERIODIC_EVERY_SECONDS)
             return
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
