@@ -79,6 +79,9 @@ class AuthSession(models.Model):
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"])]
 
+    def __str__(self) -> str:
+        return f"Session {self.pk} of user #{self.user_id}"
+
 
 class RefreshToken(models.Model):
     """A single-use refresh token; only its SHA-256 is stored."""
@@ -88,6 +91,9 @@ class RefreshToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Refresh token #{self.pk} of session {self.session_id}"  # never the hash
 
 
 class OneTimeToken(models.Model):
@@ -103,6 +109,9 @@ class OneTimeToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.purpose} token #{self.pk} of user #{self.user_id}"  # never the hash
 
 
 class InvoiceParty(models.Model):

@@ -66,6 +66,9 @@ class Sponsor(models.Model):
     class Meta:
         ordering = ["sort_order", "name"]
 
+    def __str__(self) -> str:
+        return self.name
+
 
 class Stage(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -98,6 +101,9 @@ class Performance(models.Model):
             models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="performance_ends_after_start")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.artist} ({self.starts_at:%Y-%m-%d %H:%M})" if self.starts_at else self.artist
+
 
 class ContactMessage(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -108,3 +114,6 @@ class ContactMessage(models.Model):
     message = models.TextField(max_length=5000)
     created_at = models.DateTimeField(auto_now_add=True)
     handled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Contact message {self.public_id}"  # no name or address: admin logs keep this

@@ -88,6 +88,9 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=models.Q(quantity__gte=1), name="order_line_quantity_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.quantity} x ticket type #{self.ticket_type_id} in order #{self.order_id}"
+
     @property
     def total(self) -> int:
         return self.quantity * self.unit_price
@@ -111,6 +114,9 @@ class InventoryHold(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["ticket_type", "status", "expires_at"]), models.Index(fields=["status", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"Hold of {self.quantity} for order #{self.order_id} ({self.status})"
 
 
 class Payment(models.Model):
@@ -136,6 +142,9 @@ class Payment(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"Payment {self.public_id} ({self.amount} {self.currency})"
+
 
 class Refund(models.Model):
     class Status(models.TextChoices):
@@ -158,6 +167,9 @@ class Refund(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"Refund {self.public_id} ({self.amount} {self.currency}, {self.status})"
+
 
 class OrderStatusChange(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_history")
@@ -172,6 +184,9 @@ class OrderStatusChange(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"Order #{self.order_id}: {self.from_status or '-'} -> {self.to_status}"
+
 
 class InvoiceSequence(models.Model):
     """Next invoice number per festival; the row is locked while a number is taken, inside
@@ -179,6 +194,9 @@ class InvoiceSequence(models.Model):
 
     festival = models.OneToOneField("events.Festival", on_delete=models.CASCADE, related_name="invoice_sequence")
     next_number = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"Invoice numbers of festival #{self.festival_id}: next {self.next_number}"
 
 
 class WebhookEvent(models.Model):
@@ -202,3 +220,6 @@ class WebhookEvent(models.Model):
     class Meta:
         ordering = ["-received_at"]
         indexes = [models.Index(fields=["outcome", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_event_id} ({self.outcome})"

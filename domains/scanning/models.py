@@ -72,6 +72,9 @@ class TicketTypeEntryRule(models.Model):
     allowed_gates = models.ManyToManyField(Gate, blank=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"Entry rule of ticket type #{self.ticket_type_id}: {self.mode}"
+
 
 class ScannerDevice(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -86,6 +89,9 @@ class ScannerDevice(models.Model):
 
     class Meta:
         ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.public_id})"
 
     @property
     def is_revoked(self) -> bool:
@@ -109,6 +115,9 @@ class TicketEntryState(models.Model):
     days_admitted = models.JSONField(default=list, blank=True)
     last_scan_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Entry state of ticket #{self.ticket_id}: {self.admissions} admission(s)"
 
     @property
     def ever_admitted(self) -> bool:
@@ -162,3 +171,6 @@ class ScanLog(models.Model):
             models.Index(fields=["ticket", "-id"]),
         ]
         permissions = [("supervise_gate", "Can look tickets up, admit by hand and restore admissions")]
+
+    def __str__(self) -> str:
+        return f"Scan {self.public_id}: {self.verdict}"

@@ -60,3 +60,6 @@ class FestivalTransferPolicy(models.Model):
     # Accepted transfers per ticket; null: the TRANSFER_MAX_PER_TICKET setting (null = unlimited).
     max_transfers_per_ticket = models.PositiveIntegerField(null=True, blank=True)
     transfers_enabled = models.BooleanField(default=True)
+
+    def __str__(self) -> str:
+        return f"Transfer policy of festival #{self.festival_id}"

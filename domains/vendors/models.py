@@ -174,7 +174,8 @@ class BoothAssignment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.booth} / {self.vendor}"
+        # ids, not the related rows: a list of assignments in the admin costs no query per row
+        return f"Booth #{self.booth_id} / vendor #{self.vendor_id}"
 
     @property
     def is_active(self) -> bool:
@@ -192,4 +193,4 @@ class VendorSetupEntry(models.Model):
         ordering = ["scanned_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.assignment} at {self.gate}"
+        return f"Assignment #{self.assignment_id} at {self.gate}"

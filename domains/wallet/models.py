@@ -89,6 +89,9 @@ class PassKitDeviceRegistration(models.Model):
         ]
         indexes = [models.Index(fields=["device_library_identifier"])]
 
+    def __str__(self) -> str:
+        return f"Wallet device registration #{self.pk} for pass #{self.wallet_pass_id}"
+
 
 class PassKitLog(models.Model):
     """Messages that Wallet on a device reports about our web service (the `log` endpoint)."""
@@ -99,3 +102,6 @@ class PassKitLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Wallet log #{self.pk}"
