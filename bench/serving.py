@@ -28,8 +28,12 @@ from bench.server import bench_env, prepare_database, run_server  # noqa: E402
 SETUPS = {
     "uvicorn": dict(kind="uvicorn"),
     "gunicorn_gthread": dict(kind="gunicorn"),
+    "gunicorn_sync": dict(kind="gunicorn-sync"),  # --sync-workers processes, one request each
 }
-BARE = {"uvicorn": "bench.gate_bare_asgi:application", "gunicorn": "bench.gate_bare_asgi:wsgi_application"}
+BARE = {
+    "uvicorn": "bench.gate_bare_asgi:application", "gunicorn": "bench.gate_bare_asgi:wsgi_application",
+    "gunicorn-sync": "bench.gate_bare_asgi:wsgi_application",
+}
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -46,6 +50,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--sync-workers", type=int, default=5, help="processes for gunicorn_sync (no threads)")
     ap.add_argument("--database", default="festival_perf_serving")
     ap.add_argument("--setups", default="uvicorn,gunicorn_gthread")
     args = ap.parse_args()
@@ -66,7 +71,8 @@ def main() -> None:
     for _ in range(args.rounds):
         for name in setups:
             kind = SETUPS[name]["kind"]
-            with run_server(env, kind=kind, workers=args.workers, threads=args.threads) as (url, _p):
+            workers = args.sync_workers if kind == "gunicorn-sync" else args.workers
+            with run_server(env, kind=kind, workers=workers, threads=args.threads) as (url, _p):
                 port = int(url.rsplit(":", 1)[1])
                 asyncio.run(workloads.load(port, 4, 1, workloads.read_request()))  # warm-up
                 asyncio.run(workloads.load(port, 4, 1, workloads.scan_request(data, offset), 1000))
@@ -75,7 +81,7 @@ def main() -> None:
                 offset += per_round
                 results[name]["scan_commit"].append(r)
                 results[name]["read"].append(asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.read_request())))
-            with run_server(env, kind=kind, workers=args.workers, threads=args.threads, app=BARE[kind], health="/bare/") as (url, _p):
+            with run_server(env, kind=kind, workers=workers, threads=args.threads, app=BARE[kind], health="/bare/") as (url, _p):
                 port = int(url.rsplit(":", 1)[1])
                 asyncio.run(workloads.load(port, 4, 1, workloads.bare_request(data, offset), 500))
                 offset += 500
