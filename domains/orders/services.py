@@ -51,7 +51,6 @@ from domains.orders.models import (
     Refund,
 )
 from domains.payments.gateway import (
-    PaymentDeclined,
     PaymentGatewayError,
     PaymentGatewayUnavailable,
     PaymentIntentInfo,

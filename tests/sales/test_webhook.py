@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
 
 from domains.orders.models import Order, Refund, WebhookEvent
-from domains.tickets.models import Ticket, TicketType
+from domains.tickets.models import Ticket
 
 from .conftest import WEBHOOK_SECRET, event_body, pi_object, post_webhook
 from .helpers import checkout

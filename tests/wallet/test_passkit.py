@@ -6,7 +6,6 @@ import json
 
 import pytest
 from django.db import transaction
-from django.utils.http import http_date
 
 from domains.tickets.qr import qr_decode, qr_encode
 from domains.wallet.models import PassKitDeviceRegistration, PassKitLog, WalletPass
