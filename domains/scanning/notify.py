@@ -50,20 +50,19 @@ def stats_changed(festival_public_id) -> None:
     try:
         layer = get_channel_layer()
         if layer is not None and not isinstance(layer, InMemoryChannelLayer):
-            _claimed[group] = slot
+            _claimed[group] = slot  # later commits of this slot skip straight to the return above
             _publisher().prompt(group)
-            return
-        _publish(layer, group, slot, async_to_sync)
+        elif _claim(group, slot) and layer is not None:
+            async_to_sync(layer.group_send)(group, {"type": MESSAGE_TYPE})
     except Exception:  # Redis down: the next prompt or the subscriber's periodic read catches up
         log.warning("scan stats prompt not sent", exc_info=True)
 
 
-def _publish(layer, group: str, slot: int, run) -> None:
-    """Claim the (group, slot) in the shared cache; the one claimant sends the prompt."""
+def _claim(group: str, slot: int) -> bool:
+    """Whether this process is the one (of all processes) to send the group's prompt for `slot`."""
     added = cache.add(f"{group}:{slot}", 1, timeout=5)
     _claimed[group] = slot
-    if added and layer is not None:
-        run(layer.group_send)(group, {"type": MESSAGE_TYPE})
+    return added
 
 
 class _Publisher:
@@ -73,11 +72,11 @@ class _Publisher:
     used from here: its queues belong to the ASGI server's loop."""
 
     def __init__(self):
+        self.pid = os.getpid()
         self._pending: set[str] = set()
         self._wake = threading.Condition()
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="scan-stats-publisher", daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._run, name="scan-stats-publisher", daemon=True).start()
 
     def prompt(self, group: str) -> None:
         with self._wake:
@@ -93,25 +92,23 @@ class _Publisher:
                 groups, self._pending = self._pending, set()
             for group in groups:
                 try:
-                    layer = get_channel_layer()
-                    _publish(layer, group, int(_clock() / SLOT), self._run_coroutine)
+                    if _claim(group, int(_clock() / SLOT)):
+                        self._loop.run_until_complete(get_channel_layer().group_send(group, {"type": MESSAGE_TYPE}))
                 except Exception:  # noqa: BLE001 - never let the thread die; see stats_changed
                     log.warning("scan stats prompt not sent", exc_info=True)
 
-    def _run_coroutine(self, fn):
-        return lambda *args: self._loop.run_until_complete(fn(*args))
 
-
-_publishers: dict[int, _Publisher] = {}
-_publishers_lock = threading.Lock()
+_current: _Publisher | None = None
+_current_lock = threading.Lock()
 
 
 def _publisher() -> _Publisher:
-    pid = os.getpid()  # a forked worker starts its own thread (threads do not survive a fork)
-    found = _publishers.get(pid)
-    if found is None:
-        with _publishers_lock:
-            found = _publishers.get(pid)
-            if found is None:
-                found = _publishers[pid] = _Publisher()
+    """This process's publisher; a forked worker starts its own (threads do not survive a fork)."""
+    global _current
+    found = _current
+    if found is None or found.pid != os.getpid():
+        with _current_lock:
+            found = _current
+            if found is None or found.pid != os.getpid():
+                found = _current = _Publisher()
     return found
