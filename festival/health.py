@@ -52,11 +52,20 @@ def _broker(redis_state: str) -> str:
     return redis_state
 
 
+def _scheduler() -> dict:
+    """'ok' while the last tick is at most 3 periods old, else 'late'; 'not_seen' without one."""
+    from workers.periodic import last_tick_age  # lazily: it imports the Dramatiq actors
+
+    age = last_tick_age()
+    if age is None:
+        return {"state": "not_seen", "last_tick_seconds_ago": None}
+    late = age > 3 * settings.PERIODIC_EVERY_SECONDS
+    return {"state": "late" if late else "ok", "last_tick_seconds_ago": round(age)}
+
+
 def health(request):
     redis_state = _redis()
     checks = {"database": _database(), "redis": redis_state, "broker": _broker(redis_state)}
     healthy = all(v in ("ok", "not_configured") for v in checks.values())
-    from workers.periodic import scheduler_state
-
-    body = {"status": "ok" if healthy else "degraded", "checks": checks, "scheduler": scheduler_state()}
+    body = {"status": "ok" if healthy else "degraded", "checks": checks, "scheduler": _scheduler()}
     return JsonResponse(body, status=200 if healthy else 503)

@@ -119,15 +119,6 @@ def last_tick_age() -> float | None:
     return max(0.0, time.time() - float(at)) if at is not None else None
 
 
-def scheduler_state() -> dict:
-    """'ok' while the last tick is at most 3 periods old, else 'late'; 'not_seen' without one."""
-    age = last_tick_age()
-    if age is None:
-        return {"state": "not_seen", "last_tick_seconds_ago": None}
-    late = age > 3 * settings.PERIODIC_EVERY_SECONDS
-    return {"state": "late" if late else "ok", "last_tick_seconds_ago": round(age)}
-
-
 def run_forever(*, every: float, inline: bool, stop: threading.Event | None = None, on_tick=None) -> None:
     """Tick every `every` seconds (measured start to start) until `stop` is set."""
     stop = stop or threading.Event()

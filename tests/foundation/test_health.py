@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+
+from workers import periodic
 
 
 def test_healthy(gql, db, settings):
@@ -62,10 +67,6 @@ def test_the_broker_follows_redis(gql, db, settings):
 def test_health_reports_the_scheduler_without_counting_it_in_the_status(gql, db, settings):
     """A stopped scheduler is reported (expired holds would stay off sale), but the web still
     answers 200: one scheduler must not take every web node out of the load balancer."""
-    import time
-
-    from workers import periodic
-
     settings.PERIODIC_EVERY_SECONDS = 60
     body = gql.get("/api/health/").json()
     assert body["scheduler"] == {"state": "not_seen", "last_tick_seconds_ago": None}
@@ -79,13 +80,6 @@ def test_health_reports_the_scheduler_without_counting_it_in_the_status(gql, db,
 
 
 def test_the_scheduler_loop_and_the_cron_run_record_their_tick(db, monkeypatch):
-    import threading
-    from io import StringIO
-
-    from django.core.management import call_command
-
-    from workers import periodic
-
     assert periodic.last_tick_age() is None
     monkeypatch.setattr(periodic, "tick", lambda *, inline: {})
     call_command("run_periodic", "--once", stdout=StringIO())
@@ -101,10 +95,6 @@ def test_the_scheduler_loop_and_the_cron_run_record_their_tick(db, monkeypatch):
 
 
 def test_metrics_show_the_age_of_the_scheduler_tick(gql, db):
-    import time
-
-    from workers import periodic
-
     assert "festival_scheduler_last_tick_age_seconds" not in gql.get("/api/metrics/").content.decode()
     periodic.record_tick(time.time() - 90)
     text = gql.get("/api/metrics/").content.decode()
