@@ -28,10 +28,9 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "festival.settings")
 
 from bench import workloads  # noqa: E402
-from bench.server import bench_env, prepare_database, run_server  # noqa: E402
+from bench.server import BARE_APPS, gate_bench_env, prepare_database, process_tree, run_server  # noqa: E402
 
 HZ = os.sysconf("SC_CLK_TCK")
-BARE = {"uvicorn": "bench.gate_bare_asgi:application"}
 
 
 def cpu_seconds(pids: list[int], fields=(11, 12)) -> float:
@@ -48,10 +47,6 @@ def cpu_seconds(pids: list[int], fields=(11, 12)) -> float:
 
 def pids_matching(pattern: str) -> list[int]:
     return [int(p) for p in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()]
-
-
-def process_tree(pid: int) -> list[int]:
-    return [pid] + [int(c) for c in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()]
 
 
 def machine_idle() -> tuple[float, float]:
@@ -81,9 +76,7 @@ def main() -> None:
     ap.add_argument("--env", default="", help="extra server environment, NAME=VALUE,...")
     args = ap.parse_args()
     extra = dict(item.split("=", 1) for item in args.env.split(",") if item)
-    env = bench_env(args.database, SCAN_RATE_PER_DEVICE="1000000", SCAN_RATE_PER_STAFF="1000000", GRAPHQL_GRAPHIQL="0",
-                    DRAMATIQ_IN_PROCESS_WORKER="0", REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
-                    **extra)
+    env = gate_bench_env(args.database, **extra)
     prepare_database(env)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL")})
     import django
@@ -96,7 +89,7 @@ def main() -> None:
         if what == "scan":
             app, health, make = None, "/api/health/", lambda o: workloads.scan_request(data, o)
         else:
-            app = BARE.get(args.kind, "bench.gate_bare_asgi:wsgi_application")
+            app = BARE_APPS[args.kind]
             health, make = "/bare/", lambda o: workloads.bare_request(data, o)
         with run_server(env, kind=args.kind, workers=args.workers, threads=args.threads, app=app, health=health) as (url, proc):
             port = int(url.rsplit(":", 1)[1])

@@ -25,6 +25,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# The bare Django admit view (bench/gate_bare_asgi.py), by server kind: the gate's reference.
+BARE_APPS = {
+    "uvicorn": "bench.gate_bare_asgi:application", "gunicorn": "bench.gate_bare_asgi:wsgi_application",
+    "gunicorn-sync": "bench.gate_bare_asgi:wsgi_application",
+}
+
+
+def gate_bench_env(database: str, **extra: str) -> dict:
+    """`bench_env` for gate throughput: scan rate limits out of the way, no GraphiQL, no
+    in-process worker, Redis database BENCH_REDIS_URL (default 10)."""
+    return bench_env(database, SCAN_RATE_PER_DEVICE="1000000", SCAN_RATE_PER_STAFF="1000000", GRAPHQL_GRAPHIQL="0",
+                     DRAMATIQ_IN_PROCESS_WORKER="0", REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"),
+                     **extra)
+
+
 def bench_env(database: str, **extra: str) -> dict:
     env = {
         **os.environ,
@@ -101,16 +116,19 @@ def uvicorn_server(env: dict, *, workers: int = 4, port: int | None = None):
     return run_server(env, kind="uvicorn", workers=workers, port=port)
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its children (a server's master and workers)."""
+    try:
+        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    except Exception:
+        return [pid]
+    return [pid] + [int(c) for c in children]
+
+
 def process_tree_rss_mb(pid: int) -> dict[int, float]:
     """Resident memory of a process and its children, from /proc."""
     out = {}
-    pids = [pid]
-    try:
-        children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-        pids += [int(c) for c in children]
-    except Exception:
-        pass
-    for p in pids:
+    for p in process_tree(pid):
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

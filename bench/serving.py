@@ -23,16 +23,12 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "festival.settings")
 
 from bench import workloads  # noqa: E402
-from bench.server import bench_env, prepare_database, run_server  # noqa: E402
+from bench.server import BARE_APPS, gate_bench_env, prepare_database, run_server  # noqa: E402
 
 SETUPS = {
     "uvicorn": dict(kind="uvicorn"),
     "gunicorn_gthread": dict(kind="gunicorn"),
     "gunicorn_sync": dict(kind="gunicorn-sync"),  # --sync-workers processes, one request each
-}
-BARE = {
-    "uvicorn": "bench.gate_bare_asgi:application", "gunicorn": "bench.gate_bare_asgi:wsgi_application",
-    "gunicorn-sync": "bench.gate_bare_asgi:wsgi_application",
 }
 
 
@@ -54,9 +50,7 @@ def main() -> None:
     ap.add_argument("--database", default="festival_perf_serving")
     ap.add_argument("--setups", default="uvicorn,gunicorn_gthread")
     args = ap.parse_args()
-    env = bench_env(args.database, SCAN_RATE_PER_DEVICE="1000000", SCAN_RATE_PER_STAFF="1000000",
-                    GRAPHQL_GRAPHIQL="0", DRAMATIQ_IN_PROCESS_WORKER="0",
-                    REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/10"))
+    env = gate_bench_env(args.database)
     prepare_database(env)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL")})
     import django
@@ -81,7 +75,7 @@ def main() -> None:
                 offset += per_round
                 results[name]["scan_commit"].append(r)
                 results[name]["read"].append(asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.read_request())))
-            with run_server(env, kind=kind, workers=workers, threads=args.threads, app=BARE[kind], health="/bare/") as (url, _p):
+            with run_server(env, kind=kind, workers=workers, threads=args.threads, app=BARE_APPS[kind], health="/bare/") as (url, _p):
                 port = int(url.rsplit(":", 1)[1])
                 asyncio.run(workloads.load(port, 4, 1, workloads.bare_request(data, offset), 500))
                 offset += 500
