@@ -44,7 +44,7 @@ def mark_value(seen: dict) -> str:
 def _parse_mark(value: str) -> tuple[dict[str, str], dt.datetime | None]:
     pairs = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
     until = pairs.pop(readcache.UNTIL, None)
-    return pairs, (dt.datetime.fromtimestamp(float(until), tz=dt.timezone.utc) if until else None)
+    return pairs, (dt.datetime.fromtimestamp(float(until), tz=dt.UTC) if until else None)
 
 
 def is_cacheable_document(document, operation_name: str | None) -> bool:

@@ -16,15 +16,14 @@ from schema.events.queries import EventQuery
 from schema.extensions import schema_extensions
 from schema.lifecycle.mutations import LifecycleMutation
 from schema.lifecycle.queries import LifecycleQuery
+from schema.orders.mutations import OrderMutation
+from schema.orders.queries import OrderQuery
 from schema.scanning.mutations import ScanningMutation
 from schema.scanning.queries import ScanningQuery
 from schema.scanning.subscriptions import ScanningSubscription
-from schema.orders.mutations import OrderMutation
-from schema.orders.queries import OrderQuery
 from schema.tickets.queries import TicketQuery
 from schema.vendors.mutations import VendorMutation
 from schema.vendors.queries import VendorQuery
-
 from schema.wallet.mutations import WalletMutation
 from schema.wallet.queries import WalletQuery
 

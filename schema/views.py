@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from cross_web import HTTPException
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import GraphQLView
-from cross_web import HTTPException
 
 from domains.common import readcache
 from schema import persisted, response_cache

@@ -39,8 +39,8 @@ from domains.common.clock import now
 from domains.common.errors import DomainError
 from domains.notifications.services import email_enqueue
 from domains.orders import conf
-from domains.orders.errors import OrderErrorCode
 from domains.orders import gateway as payment_gateway
+from domains.orders.errors import OrderErrorCode
 from domains.orders.models import (
     InventoryHold,
     InvoiceSequence,

@@ -19,8 +19,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from domains.common.clock import now
-from domains.orders import services
 from domains.orders import gateway as payment_gateway
+from domains.orders import services
 from domains.orders.models import Order, Payment, WebhookEvent
 from domains.payments.gateway import PaymentGatewayError, PaymentIntentInfo
 from domains.payments.webhooks import InvalidWebhook, verify_webhook

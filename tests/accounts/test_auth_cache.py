@@ -198,8 +198,8 @@ def test_a_moved_device_scans_at_its_new_gate_at_once(device):
 
 
 def test_a_device_change_by_another_process_arrives_through_the_shared_version(device):
-    from domains.common.errors import DomainError
     from domains.common.clock import now
+    from domains.common.errors import DomainError
     from domains.scanning.models import ScannerDevice
 
     dev, token, _staff, _other = device

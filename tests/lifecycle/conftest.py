@@ -19,8 +19,8 @@ from tests.sales.conftest import (  # noqa: F401  (fixtures)
     make_type,
     pi_object,
     post_webhook,
-    webhook_secret,
     wait_until,
+    webhook_secret,
 )
 
 

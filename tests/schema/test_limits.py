@@ -48,7 +48,7 @@ def test_depth_at_the_limit_runs_and_one_more_is_refused_before_any_query(gql, f
 @strawberry.type
 class Node:
     @strawberry.field
-    def child(self) -> "Node":
+    def child(self) -> Node:
         CALLS.append("child")
         return Node()
 

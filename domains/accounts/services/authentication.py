@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.hashers import check_password, make_password
 from django.conf import settings
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 
 from domains.accounts.errors import AccountErrorCode
 from domains.accounts.models import AuthSession, RefreshToken, User, normalize_email
 from domains.accounts.throttling import LoginGate
-from domains.accounts.tokens import InvalidAccessToken, decode_access_token, encode_access_token, hash_secret, new_secret
+from domains.accounts.tokens import (
+    InvalidAccessToken,
+    decode_access_token,
+    encode_access_token,
+    hash_secret,
+    new_secret,
+)
 from domains.common import authcache
 from domains.common.clock import now
 from domains.common.errors import DomainError

@@ -12,9 +12,9 @@ from domains.accounts.services.authentication import TokenPair, session_start, u
 from domains.accounts.services.registration import consume_one_time_token
 from domains.accounts.services.validation import check_password_strength
 from domains.accounts.tokens import hash_secret, new_secret
+from domains.common import ratelimit
 from domains.common.clock import now
 from domains.common.errors import DomainError
-from domains.common import ratelimit
 from domains.notifications.services import email_enqueue
 
 
