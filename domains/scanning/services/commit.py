@@ -104,7 +104,7 @@ def _lock_ticket(public_id: uuid.UUID) -> Ticket | None:
 
 def _lock_ticket_and_state(public_id: uuid.UUID) -> tuple[Ticket | None, TicketEntryState | None]:
     """The ticket, locked, then its entry state read in a separate statement (see the module
-    docstring); one round trip on PostgreSQL inside `rows.pipeline()`. Tests switch the lock
+    docstring); one round trip on PostgreSQL inside `rows.scan_transaction()`. Tests switch the lock
     off here as a control."""
     if rows.raw_reads():
         return rows.ticket_and_state(public_id, lock=True)
@@ -182,14 +182,18 @@ def _result(log_row: ScanLog, *, ticket: Ticket | None, gate: Gate, first_gate: 
     )
 
 
-def _log(**fields) -> ScanLog:
-    """Write one scan log row; once it commits, prompt the dashboards (refusals count too)."""
-    # No savepoint when nested in the scan's transaction: a failing insert (repeated nonce)
-    # must undo the whole scan anyway (2 round trips fewer per scan).
-    with transaction.atomic(savepoint=False):
-        row = ScanLog(**fields)
+def _log(tx: rows.ScanTransaction | None = None, **fields) -> ScanLog:
+    """Write one scan log row, in the scan's transaction `tx` when given (a failing insert, a
+    repeated nonce, must undo the whole scan anyway); once it commits, prompt the dashboards
+    (refusals count too)."""
+    row = ScanLog(**fields)
+    festival_public_id = fields["gate"].festival.public_id
+    if tx is not None:
         rows.insert(row, want_pk=False)  # nothing reads a log row's id back
-        festival_public_id = fields["gate"].festival.public_id
+        tx.on_commit(lambda: stats_changed(festival_public_id))
+        return row
+    with transaction.atomic(savepoint=False):  # as the scan's own transaction when nested
+        rows.insert(row, want_pk=False)
         transaction.on_commit(lambda: stats_changed(festival_public_id))
     return row
 
@@ -292,11 +296,11 @@ def scan_commit(
 
 def _ticket_scan(payload, at, base, claimed_admitted) -> ScanResult:
     gate: Gate = base["gate"]
-    # Round trips on PostgreSQL: BEGIN + lock + state, then state write + log insert, COMMIT.
-    with transaction.atomic(), rows.pipeline():
+    # Round trips on PostgreSQL: BEGIN + lock + state, then state write + log insert + COMMIT.
+    with rows.scan_transaction() as tx:
         ticket, state = _lock_ticket_and_state(payload.public_id)
         if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
-            row = _log(verdict=Verdict.INVALID, reason="unknown ticket", **base)
+            row = _log(tx, verdict=Verdict.INVALID, reason="unknown ticket", **base)
             return _result(row, ticket=None, gate=gate, first_gate=None)
         day = festival_day(at, ticket.ticket_type.festival.timezone)
         decision = decide(
@@ -308,6 +312,7 @@ def _ticket_scan(payload, at, base, claimed_admitted) -> ScanResult:
         if decision.first_used_gate_id is not None:
             first_gate = state.day_first_gate if state.day_first_gate_id == decision.first_used_gate_id else state.first_gate
         row = _log(
+            tx,
             verdict=decision.verdict,
             reason=decision.reason[:64],
             ticket=ticket if decision.verdict != Verdict.INVALID else None,

@@ -18,8 +18,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import psycopg
-from django.db import connection, models
+from django.db import connection, models, transaction
 from django.db.models import AutoField, BigAutoField
+from psycopg.pq import TransactionStatus
 
 from domains.accounts.models import User
 from domains.events.models import Festival
@@ -85,11 +86,72 @@ def raw_reads() -> bool:
     return connection.vendor == "postgresql"
 
 
+class ScanTransaction:
+    """The transaction of one scan (`scan_transaction`): `on_commit(fn)` runs fn once it has
+    committed, never if it rolls back."""
+
+    def __init__(self, own: bool):
+        self._own = own  # BEGIN and COMMIT are ours (else Django's atomic block's)
+        self._after: list = []
+
+    def on_commit(self, fn) -> None:
+        if self._own:
+            self._after.append(fn)
+        else:
+            transaction.on_commit(fn)
+
+
 @contextmanager
-def pipeline():
+def scan_transaction():
+    """One scan's statements as one transaction, in as few round trips as the database allows.
+
+    On PostgreSQL, when no transaction is open, BEGIN and COMMIT are sent by us in psycopg
+    pipeline mode on the (autocommit) connection: BEGIN travels with the lock and state reads,
+    COMMIT with the writes, so a scan takes 2 round trips. Under Django's `atomic()` it took 4:
+    psycopg waits for the answer to the BEGIN it sends itself before anything else, and the
+    COMMIT can only follow the pipeline's end. Any error, from PostgreSQL (a repeated nonce's
+    unique violation arrives with the COMMIT's round trip) or from Python, rolls the whole
+    transaction back and propagates as Django's exception; nothing of the block is kept.
+
+    Inside an open transaction (an outer `atomic()`, test cases) and on other databases it is
+    `atomic()` with the same pipelining for the statements in between. No Django transaction
+    API may be used inside the block: use the yielded `ScanTransaction.on_commit`."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic(), _pipeline():
+            yield ScanTransaction(own=False)
+        return
+    connection.ensure_connection()
+    conn = connection.connection
+    if not conn.autocommit:  # Django keeps it on outside atomic(); never guess otherwise
+        raise RuntimeError("scan_transaction() needs the connection in autocommit mode")
+    tx = ScanTransaction(own=True)
+    try:
+        with connection.wrap_database_errors, conn.pipeline():
+            conn.execute("BEGIN")
+            yield tx
+            conn.execute("COMMIT")
+    except BaseException:
+        _roll_back(conn)
+        raise
+    for fn in tx._after:
+        fn()
+
+
+def _roll_back(conn) -> None:
+    """After a failed scan transaction: end it if the server still has it open. A broken
+    connection is left to Django, which discards it at the end of the request."""
+    if conn.closed or conn.broken:
+        return
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        with connection.wrap_database_errors:
+            conn.execute("ROLLBACK")
+
+
+@contextmanager
+def _pipeline():
     """On PostgreSQL, statements sent in this block share round trips (psycopg pipeline mode):
-    a result is waited for only when it is fetched. BEGIN goes with the first statement, and
-    writes whose results nobody reads go together. Errors arrive as Django's exceptions."""
+    a result is waited for only when it is fetched, and writes whose results nobody reads go
+    together. Errors arrive as Django's exceptions."""
     if connection.vendor != "postgresql":
         yield
         return
@@ -108,7 +170,7 @@ def ticket_row(public_id: uuid.UUID, *, lock: bool) -> Ticket | None:
 
 def ticket_and_state(public_id: uuid.UUID, *, lock: bool) -> tuple[Ticket | None, TicketEntryState | None]:
     """The ticket (locked when `lock`) and then its entry state: two statements, so the state is
-    read with a snapshot taken once the lock is held; in a `pipeline()` one round trip."""
+    read with a snapshot taken once the lock is held; in a `scan_transaction()` one round trip."""
     with _cursor() as ticket_cur, _cursor() as state_cur:
         ticket_cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
         state_cur.execute(_STATE_OF_TICKET_SQL, [public_id])
@@ -212,7 +274,7 @@ def _update_plan(model, vendor: str):
 def insert(obj, *, want_pk: bool = True) -> None:
     """INSERT one new instance, like `save(force_insert=True)` without signals (none are
     connected to these models) and without compiling a query. `want_pk=False` leaves an auto
-    primary key unread (None): in a `pipeline()` nothing then waits for the insert's answer
+    primary key unread (None): in a `scan_transaction()` nothing then waits for the insert's answer
     before the commit."""
     sql, fields, preparers, auto_pk, returning = _insert_plan(type(obj), connection.vendor, want_pk)
     params = _params(obj, fields, preparers, True)
