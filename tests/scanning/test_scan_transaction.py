@@ -7,6 +7,7 @@ prompted only after the COMMIT, and inside an outer atomic() the scan joins it i
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from contextlib import contextmanager
 
@@ -60,7 +61,7 @@ def _messages(run) -> list[tuple[str, str]]:
 def _round_trips(messages: list[tuple[str, str]]) -> int:
     """PostgreSQL answers only after a Sync, a Flush or a simple Query, so every turn from
     what the client sent to what the server answered is one round trip."""
-    return sum(1 for prev, cur in zip(messages, messages[1:]) if prev[0] == "F" and cur[0] == "B")
+    return sum(1 for prev, cur in itertools.pairwise(messages) if prev[0] == "F" and cur[0] == "B")
 
 
 def _sent(messages) -> str:
