@@ -52,6 +52,20 @@ REQUIRED_IN_PRODUCTION = (
 )
 
 
+def prepare_threshold(*, pooled: bool) -> int | None:
+    """psycopg's prepare_threshold for the gate scan's statements (DB_PREPARE_THRESHOLD): 5
+    by default with Django's own pool, whose connections keep their prepared statements; none
+    by default without it (an external pooler in transaction mode may hand the server
+    connection to another client between transactions); "off" for none either way."""
+    raw = os.environ.get("DB_PREPARE_THRESHOLD", "").strip().lower()
+    if raw in ("off", "none") or (not raw and not pooled):
+        return None
+    threshold = env_int("DB_PREPARE_THRESHOLD", 5)
+    if threshold < 0:
+        raise ImproperlyConfigured(f"DB_PREPARE_THRESHOLD must be 0 or more, or off, not {raw!r}")
+    return threshold
+
+
 def production_problems(settings: dict, environ: os._Environ | dict = os.environ) -> list[str]:
     """Every reason the given settings are not fit for production, in one list.
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from festival.config_check import check_production_settings, env_bool, env_int, env_list
+from festival.config_check import check_production_settings, env_bool, env_int, env_list, prepare_threshold
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("FESTIVAL_VAR_DIR", BASE_DIR / "var"))
@@ -117,13 +117,14 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
         _db["OPTIONS"] = {}
     # A lock held longer than this is a bug or an overload: fail cleanly, retryably.
     _db["OPTIONS"]["options"] = f"-c lock_timeout={env_int('DB_LOCK_TIMEOUT_MS', 3000)}"
-    # Opt-in: the gate scan's statements (domains/scanning/services/rows.py, the only cursors
-    # binding server-side) are prepared once a connection has run them this many times. It
-    # halved PostgreSQL's CPU per scan but gave no more scans/s here (docs/PERFORMANCE.md).
-    # Unset = Django's default, no prepared statements (safe behind any pooler; PgBouncer in
-    # transaction mode keeps them only from 1.21 with max_prepared_statements).
-    if os.environ.get("DB_PREPARE_THRESHOLD", "").strip().lower() not in ("", "off", "none"):
-        _db["OPTIONS"]["prepare_threshold"] = env_int("DB_PREPARE_THRESHOLD", 0)
+    # The gate scan's statements (domains/scanning/services/rows.py, the only cursors binding
+    # server-side) are prepared once a connection has run them a few times: planning them was
+    # a third of PostgreSQL's CPU per scan (docs/PERFORMANCE.md). On by default only with
+    # Django's own pool (PgBouncer in transaction mode keeps prepared statements only from
+    # 1.21 with max_prepared_statements).
+    _threshold = prepare_threshold(pooled=env_bool("DB_POOL", default=True))
+    if _threshold is not None:
+        _db["OPTIONS"]["prepare_threshold"] = _threshold
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take SQLite's write lock at BEGIN, so select_for_update-style
     # single-writer guarantees hold in development too.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from django.conf import settings
 
 from festival.config_check import REQUIRED_IN_PRODUCTION, production_problems
@@ -93,3 +94,21 @@ def test_production_with_a_good_environment_starts():
     result = run_production({**GOOD_ENV, "DATABASE_URL": "postgres://festival@127.0.0.1:1/festival"})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "started" in result.stdout
+
+
+def test_scan_statements_are_prepared_by_default_only_with_djangos_pool(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from festival.config_check import prepare_threshold
+
+    monkeypatch.delenv("DB_PREPARE_THRESHOLD", raising=False)
+    assert prepare_threshold(pooled=True) == 5
+    assert prepare_threshold(pooled=False) is None  # an external pooler may share the server connection
+    monkeypatch.setenv("DB_PREPARE_THRESHOLD", "off")
+    assert prepare_threshold(pooled=True) is None
+    monkeypatch.setenv("DB_PREPARE_THRESHOLD", "2")
+    assert prepare_threshold(pooled=False) == 2  # PgBouncer >= 1.21 with max_prepared_statements
+    for bad in ("-1", "soon"):
+        monkeypatch.setenv("DB_PREPARE_THRESHOLD", bad)
+        with pytest.raises(ImproperlyConfigured, match="DB_PREPARE_THRESHOLD"):
+            prepare_threshold(pooled=True)

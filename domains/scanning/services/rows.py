@@ -69,10 +69,10 @@ _STATE_OF_TICKET_SQL = _STATE_SQL.replace(
 
 def _cursor():
     """On PostgreSQL a server-side-binding cursor: the parameters travel apart from the SQL, so
-    psycopg does not quote them into the text (Django's own cursors bind client-side). With
-    DB_PREPARE_THRESHOLD set, PostgreSQL also prepares a statement once a connection has run
-    it that many times (Django leaves psycopg's preparing off, for poolers). Elsewhere
-    Django's cursor. Either way wrapped like Django's (query logging, errors as Django's
+    psycopg does not quote them into the text (Django's own cursors bind client-side), and
+    PostgreSQL prepares a statement once a connection has run it DB_PREPARE_THRESHOLD times
+    (festival/config_check.py `prepare_threshold`: by default only with Django's own pool).
+    Elsewhere Django's cursor. Either way wrapped like Django's (query logging, errors as Django's
     exceptions)."""
     if connection.vendor != "postgresql":
         return connection.cursor()
