@@ -56,3 +56,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+from festival.gc_tuning import settle_after_start  # noqa: E402
+
+settle_after_start()

@@ -10,3 +10,7 @@ django_application = get_wsgi_application()
 from schema.response_cache import PublicResponseCache  # noqa: E402
 
 application = PublicResponseCache(django_application)
+
+from festival.gc_tuning import settle_after_start  # noqa: E402
+
+settle_after_start()
