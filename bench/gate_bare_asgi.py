@@ -61,3 +61,8 @@ urlpatterns = [path("bare/admit/", admit)]
 settings.ROOT_URLCONF = __name__
 application = get_asgi_application()
 wsgi_application = get_wsgi_application()
+
+# The same process setup as the app's entry points (festival/wsgi.py, festival/asgi.py).
+from festival.gc_tuning import settle_after_start  # noqa: E402
+
+settle_after_start()
