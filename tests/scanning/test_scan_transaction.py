@@ -160,3 +160,13 @@ def test_inside_an_outer_atomic_the_scan_joins_it(env, prompts):
     assert not TicketEntryState.objects.filter(ticket=rolled_back).exists()
     assert not ScanLog.objects.filter(ticket=rolled_back).exists()
     assert len(prompts) == 1
+
+
+def test_a_refused_code_is_logged_in_its_own_transaction(env, prompts):
+    messages = _messages(
+        lambda: services.scan_commit(code="not-a-code", gate=env.gate, device=env.device, staff_user=env.staff, nonce="bad-1")
+    )
+    assert _round_trips(messages) == 1, _sent(messages)  # BEGIN, the log row and COMMIT together
+    assert _idle()
+    assert ScanLog.objects.get(device=env.device, nonce="bad-1").verdict == "INVALID"
+    assert prompts == [(env.festival.public_id, True)]

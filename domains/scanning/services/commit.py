@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.apps import apps as django_apps
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 
 from domains.common.clock import now
 from domains.common.ratelimit import enforce_many
@@ -183,18 +183,16 @@ def _result(log_row: ScanLog, *, ticket: Ticket | None, gate: Gate, first_gate: 
 
 
 def _log(tx: rows.ScanTransaction | None = None, **fields) -> ScanLog:
-    """Write one scan log row, in the scan's transaction `tx` when given (a failing insert, a
-    repeated nonce, must undo the whole scan anyway); once it commits, prompt the dashboards
-    (refusals count too)."""
+    """Write one scan log row in the scan's transaction `tx` (a failing insert, a repeated
+    nonce, must undo the whole scan), or in a transaction of its own; once it commits, prompt
+    the dashboards (refusals count too)."""
+    if tx is None:
+        with rows.scan_transaction() as own:
+            return _log(own, **fields)
     row = ScanLog(**fields)
+    rows.insert(row, want_pk=False)  # nothing reads a log row's id back
     festival_public_id = fields["gate"].festival.public_id
-    if tx is not None:
-        rows.insert(row, want_pk=False)  # nothing reads a log row's id back
-        tx.on_commit(lambda: stats_changed(festival_public_id))
-        return row
-    with transaction.atomic(savepoint=False):  # as the scan's own transaction when nested
-        rows.insert(row, want_pk=False)
-        transaction.on_commit(lambda: stats_changed(festival_public_id))
+    tx.on_commit(lambda: stats_changed(festival_public_id))
     return row
 
 

@@ -13,6 +13,7 @@ are deferred and load on access like any deferred field).
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from contextlib import contextmanager
 from functools import lru_cache
@@ -29,6 +30,7 @@ from domains.scanning.rules import DEFAULT_RULE, Rule
 from domains.tickets.models import Ticket, TicketType
 
 _DB = "default"
+log = logging.getLogger(__name__)
 
 _ALLOWED_GATES = TicketTypeEntryRule.allowed_gates.through._meta.db_table
 # The ticket type's entry rule comes with the ticket (no rule row: the default rule), so a scan
@@ -138,13 +140,17 @@ def scan_transaction():
 
 
 def _roll_back(conn) -> None:
-    """After a failed scan transaction: end it if the server still has it open. A broken
-    connection is left to Django, which discards it at the end of the request."""
+    """After a failed scan transaction: end it if the server still has it open. Never raises
+    (the scan's own error is the one to report); a connection that cannot roll back is marked
+    for Django, which discards it at the end of the request."""
     if conn.closed or conn.broken:
         return
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        with connection.wrap_database_errors:
+    try:
+        if conn.info.transaction_status != TransactionStatus.IDLE:
             conn.execute("ROLLBACK")
+    except psycopg.Error:
+        log.warning("scan transaction: ROLLBACK failed", exc_info=True)
+        connection.errors_occurred = True  # Django checks the connection before reusing it
 
 
 @contextmanager
