@@ -5,9 +5,14 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
 
-request_context: contextvars.ContextVar[dict] = contextvars.ContextVar("request_context", default={})
+# Read-only default: bind() always sets a new dict, so the default can never be changed by
+# one request and seen by the next.
+request_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("request_context", default=MappingProxyType({}))
 
 
 def bind(**values) -> None:

@@ -235,7 +235,7 @@ def _hold_one_statement(*, order: Order, tt: TicketType, qty: int) -> bool:
     order_sql, order_params = _insert_select(Order, order, source="r")
     parts = [f"WITH r AS ({reserve}), o AS ({order_sql} RETURNING id)"]
     params += order_params
-    for alias, (model, obj) in zip(("l", "h", "s"), ((OrderLine, line), (InventoryHold, hold), (OrderStatusChange, change))):
+    for alias, (model, obj) in zip(("l", "h", "s"), ((OrderLine, line), (InventoryHold, hold), (OrderStatusChange, change)), strict=True):
         sql, more = _insert_select(model, obj, source="o", parent="order")
         parts.append(f", {alias} AS ({sql})")
         params += more

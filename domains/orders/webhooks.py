@@ -83,9 +83,9 @@ def stripe_webhook_receive(*, payload: bytes, signature_header: str | None) -> W
 
 
 def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
-    O = WebhookEvent.Outcome
+    Outcome = WebhookEvent.Outcome
     if event_type not in HANDLED:
-        return O.IGNORED, "unhandled event type", None
+        return Outcome.IGNORED, "unhandled event type", None
     if event_type.startswith("payment_intent."):
         pi = PaymentIntentInfo.from_stripe(obj)
         from domains.upgrades.webhooks import is_upgrade_payment, upgrade_payment_event
@@ -95,12 +95,12 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
             return outcome, note, None
         order = _find_order(pi.id, pi.metadata)
         if order is None:
-            return O.NEEDS_ATTENTION, f"no order for payment intent {pi.id}", None
+            return Outcome.NEEDS_ATTENTION, f"no order for payment intent {pi.id}", None
         if event_type == "payment_intent.succeeded":
             result = services.order_fulfil(order_id=order.pk, payment=pi, source="webhook")
             if result.outcome in ("fulfilled", "already_fulfilled"):
-                return O.PROCESSED if result.issued else O.IGNORED, result.outcome, order
-            return O.NEEDS_ATTENTION, result.outcome, order
+                return Outcome.PROCESSED if result.issued else Outcome.IGNORED, result.outcome, order
+            return Outcome.NEEDS_ATTENTION, result.outcome, order
         error = obj.get("last_payment_error") or {}
         outcome = services.order_payment_failed(
             order_id=order.pk,
@@ -109,7 +109,7 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
             failure_message=str(error.get("message") or ""),
             source="webhook",
         )
-        return (O.PROCESSED if outcome == "failed" else O.IGNORED), outcome, order
+        return (Outcome.PROCESSED if outcome == "failed" else Outcome.IGNORED), outcome, order
 
     # charge.refunded: the object is a Charge.
     from domains.upgrades.webhooks import upgrade_refund_event
@@ -121,7 +121,7 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
     pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
     order = _find_order(pi_id, obj.get("metadata") or {})
     if order is None:
-        return O.NEEDS_ATTENTION, f"no order for charge {obj.get('id')}", None
+        return Outcome.NEEDS_ATTENTION, f"no order for charge {obj.get('id')}", None
     if order.fulfilled_at is None and pi_id == order.payment_intent_id:
         # Refund before the success we have not seen yet: ask Stripe, apply the success first.
         try:
@@ -147,7 +147,7 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
             )
         )
     if not facts:
-        return O.NEEDS_ATTENTION, "charge.refunded without refund objects", order
+        return Outcome.NEEDS_ATTENTION, "charge.refunded without refund objects", order
     outcome = services.order_record_refunds(
         order_id=order.pk,
         payment_intent_id=pi_id,
@@ -156,5 +156,5 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
         source="webhook",
     )
     if outcome == "duplicate_payment_refunded":
-        return O.PROCESSED, outcome, order
-    return (O.PROCESSED if outcome == "refunded" else O.IGNORED), outcome, order
+        return Outcome.PROCESSED, outcome, order
+    return (Outcome.PROCESSED if outcome == "refunded" else Outcome.IGNORED), outcome, order

@@ -166,7 +166,7 @@ def test_staff_orders_query_count_is_constant(orders, as_user, make_user, paid_o
     staff = as_user("staff")
     staff.execute(LIST, {"n": 1})  # the viewer is cached after the first request: compare warm to warm
     small = _count_queries(staff, LIST, {"n": 2})
-    for i in range(12):
+    for _ in range(12):
         paid_order(make_user(), tt, 1)
     large = _count_queries(staff, LIST, {"n": 15})
     searched = _count_queries(staff, LIST, {"n": 15, "f": {"search": "attendee", "status": "PAID", "ticketTypeId": str(tt.public_id)}})

@@ -11,7 +11,7 @@ import pytest
 from domains.accounts.models import AuthSession, User
 from tests.conftest import PASSWORD
 
-LOGIN = 'mutation { login(email: "ana@example.test", password: "%s") { accessToken } }' % PASSWORD
+LOGIN = f'mutation {{ login(email: "ana@example.test", password: "{PASSWORD}") {{ accessToken }} }}'
 
 
 @pytest.fixture
