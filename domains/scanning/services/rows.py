@@ -102,6 +102,18 @@ class ScanTransaction:
         else:
             transaction.on_commit(fn)
 
+    def _committed(self) -> None:
+        for fn in self._after:
+            fn()
+
+
+def current_transaction() -> ScanTransaction:
+    """The atomic() block already open, for a caller that writes a scan's rows inside its own
+    transaction (supervisors' manual admissions and restores): no savepoint, no pipeline."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("current_transaction() needs an open atomic() block")
+    return ScanTransaction(own=False)
+
 
 @contextmanager
 def scan_transaction():
@@ -135,8 +147,7 @@ def scan_transaction():
     except BaseException:
         _roll_back(conn)
         raise
-    for fn in tx._after:
-        fn()
+    tx._committed()
 
 
 def _roll_back(conn) -> None:

@@ -18,6 +18,7 @@ from domains.scanning.errors import ScanningErrorCode
 from domains.scanning.models import Direction, Gate, ScanLog, ScannerDevice, Verdict
 from domains.scanning.rules import decide, festival_day
 from domains.scanning.services import commit as _commit
+from domains.scanning.services import rows
 from domains.scanning.services.commit import ScanResult, _apply, _log, _result, _state_for
 
 SUPERVISE_PERMISSION = "scanning.supervise_gate"
@@ -58,6 +59,7 @@ def scan_manual_admit(*, ticket_id, gate: Gate, supervisor, note: str = "", devi
         if decision.first_used_gate_id is not None:
             first_gate = state.day_first_gate if state.day_first_gate_id == decision.first_used_gate_id else state.first_gate
         row = _log(
+            rows.current_transaction(),
             festival_id=gate.festival_id, gate=gate, device=device, staff_user=supervisor, direction=Direction.ENTRY,
             scanned_at=at, received_at=at, verdict=decision.verdict, reason=decision.reason[:64], ticket=ticket,
             ticket_type_id=ticket.ticket_type_id, method=ScanLog.Method.MANUAL, note=(note or "")[:300],
@@ -93,6 +95,7 @@ def scan_restore(*, ticket_id, gate: Gate, supervisor, note: str = "") -> ScanRe
         state.last_scan_at = at
         state.save()
         row = _log(
+            rows.current_transaction(),
             festival_id=gate.festival_id, gate=gate, device=None, staff_user=supervisor, direction=Direction.ENTRY,
             scanned_at=at, received_at=at, verdict=Verdict.RESTORED, ticket=ticket, ticket_type_id=ticket.ticket_type_id,
             method=ScanLog.Method.MANUAL, note=(note or "")[:300],
