@@ -78,7 +78,7 @@ def paid_order(gateway):
 
 
 @pytest.fixture
-def gate(festival):
+def gate(festival):  # noqa: F811 - pytest passes the `festival` fixture imported above
     from domains.scanning.services import gate_create
 
     return gate_create(festival=festival, name="Main")
