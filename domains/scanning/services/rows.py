@@ -132,7 +132,7 @@ def scan_transaction():
     API may be used inside the block: use the yielded `ScanTransaction.on_commit`."""
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         with transaction.atomic(), _pipeline():
-            yield ScanTransaction(own=False)
+            yield current_transaction()
         return
     connection.ensure_connection()
     conn = connection.connection
