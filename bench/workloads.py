@@ -11,10 +11,10 @@ import json
 import time
 import uuid
 
-SCAN = (
-    "mutation Scan($code: String!, $deviceId: ID!, $nonce: String) { scanCommit(code: $code, deviceId: $deviceId, nonce: $nonce) "
-    "{ result { verdict holderName ticketTypeName firstUsedAt } errors { code } } }"
-)
+from schema.scanning.documents import SCAN_COMMIT
+
+# The scanner app's own document (pre-validated on the server, schema/prevalidated.py).
+SCAN = SCAN_COMMIT
 READ = (
     "query Catalogue { festival { id name startsOn endsOn venueName timezone currency } "
     "ticketTypes { id name tierRank price { amount currency } available onSale soldOut } }"

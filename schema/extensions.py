@@ -124,15 +124,21 @@ def _root_fields(execution_context) -> tuple[str, str]:
     document = execution_context.graphql_document
     if document is None:
         return "invalid", "unknown"
-    from graphql import FieldNode, OperationDefinitionNode
+    from graphql import OperationDefinitionNode
 
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     wanted = execution_context.operation_name
     operation = next((o for o in operations if wanted is None or (o.name and o.name.value == wanted)), None)
     if operation is None:
         return "invalid", "unknown"
+    return root_fields(execution_context.schema._schema, operation)
+
+
+def root_fields(graphql_schema, operation) -> tuple[str, str]:
+    from graphql import FieldNode
+
     names = sorted({s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)})
-    schema_fields = execution_context.schema._schema.get_root_type(operation.operation)
+    schema_fields = graphql_schema.get_root_type(operation.operation)
     known = [n for n in names if n == "__typename" or (schema_fields and n in schema_fields.fields) or n.startswith("__")]
     return ("+".join(known[:3]) or "invalid"), operation.operation.value
 
@@ -165,20 +171,13 @@ class RequestHooks(SchemaExtension):
         bind(operation=context.operation_name or "anonymous")
         started = time.perf_counter()
         yield
-        result = context.result
-        if result is not None and result.errors:
-            _database_unavailable_errors(context, result)
-        if not settings.GRAPHQL_INTROSPECTION and (context.pre_execution_errors or (result is not None and result.errors)):
-            for error in [*(context.pre_execution_errors or []), *((result.errors or []) if result else [])]:
-                error.message = _SUGGESTION.sub("", error.message)
-        try:
-            from festival.metrics import observe
-
-            operation, kind = _root_fields(context)
-            failed = bool(context.pre_execution_errors) or bool(result and result.errors)
-            observe(operation, kind, "error" if failed else "ok", time.perf_counter() - started)
-        except Exception:  # metrics never break a request
-            logging.getLogger(__name__).warning("metrics: could not record an operation", exc_info=True)
+        after_operation(
+            context=context.context,
+            result=context.result,
+            pre_execution_errors=context.pre_execution_errors,
+            root_fields=lambda: _root_fields(context),
+            started=started,
+        )
 
     def on_validate(self):
         if _has_nul(self.execution_context.variables or {}):
@@ -193,7 +192,25 @@ class RequestHooks(SchemaExtension):
         yield
 
 
-def _database_unavailable_errors(execution_context, result) -> None:
+def after_operation(*, context, result, pre_execution_errors, root_fields, started: float) -> None:
+    """What happens to every operation's answer before its errors are masked (RequestHooks,
+    and schema/prevalidated.py for the documents executed without the extensions)."""
+    if result is not None and result.errors:
+        _database_unavailable_errors(context, result)
+    if not settings.GRAPHQL_INTROSPECTION and (pre_execution_errors or (result is not None and result.errors)):
+        for error in [*(pre_execution_errors or []), *((result.errors or []) if result else [])]:
+            error.message = _SUGGESTION.sub("", error.message)
+    try:
+        from festival.metrics import observe
+
+        operation, kind = root_fields() if callable(root_fields) else root_fields
+        failed = bool(pre_execution_errors) or bool(result and result.errors)
+        observe(operation, kind, "error" if failed else "ok", time.perf_counter() - started)
+    except Exception:  # metrics never break a request
+        logging.getLogger(__name__).warning("metrics: could not record an operation", exc_info=True)
+
+
+def _database_unavailable_errors(context, result) -> None:
     unavailable = False
     errors = []
     for error in result.errors:
@@ -209,17 +226,30 @@ def _database_unavailable_errors(execution_context, result) -> None:
         errors.append(error)
     if unavailable:
         result.errors = errors
-        response = getattr(execution_context.context, "response", None)
+        response = getattr(context, "response", None)
         if response is not None:
             response.status_code = 503
             response["Retry-After"] = "1"
+
+
+MASKED_MESSAGE = "Internal server error."
+
+
+def _mask_errors_extension() -> MaskErrors:
+    return MaskErrors(should_mask_error=should_mask, error_message=MASKED_MESSAGE)
+
+
+def mask_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """What MaskErrors does to an answer's errors, for answers made without the extensions."""
+    masker = _mask_errors_extension()
+    return [masker.anonymise_error(e) if masker.should_mask_error(e) else e for e in errors]
 
 
 def schema_extensions() -> list:
     extensions = [
         Limits,
         lambda: MaxTokensLimiter(max_token_count=settings.GRAPHQL_MAX_TOKENS),
-        lambda: MaskErrors(should_mask_error=should_mask, error_message="Internal server error."),
+        _mask_errors_extension,
         DjangoOptimizerExtension,
     ]
     # Module-level LRU caches inside strawberry, shared by every request.

@@ -43,3 +43,15 @@ def build_schema() -> strawberry.Schema:
 
 
 schema = build_schema()
+
+
+def _register_client_documents() -> None:
+    """Our own clients' hot documents: known persisted queries, executed pre-validated."""
+    from schema import persisted, prevalidated
+    from schema.scanning.documents import SCANNER_DOCUMENTS
+
+    persisted.register(*SCANNER_DOCUMENTS)
+    prevalidated.register(schema, *SCANNER_DOCUMENTS)
+
+
+_register_client_documents()

@@ -12,7 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from strawberry.django.views import GraphQLView
 
 from domains.common import readcache
-from schema import persisted, response_cache
+from schema import persisted, prevalidated, response_cache
 from schema.context import FestivalContext
 
 
@@ -24,6 +24,19 @@ class FestivalGraphQLView(GraphQLView):
 
     def get_context(self, request, response) -> FestivalContext:
         return FestivalContext(request=request, response=response)
+
+    def execute_single(self, request, request_adapter, sub_response, context, root_value, request_data):
+        # The scanner app's documents skip the per-request extension set-up when they can
+        # (schema/prevalidated.py); otherwise, or for any other document, the general path.
+        operation = prevalidated.lookup(request_data.query) if request_adapter.method == "POST" else None
+        if operation is not None and root_value is None:
+            result = prevalidated.execute_prevalidated(
+                self.schema, operation, variables=request_data.variables,
+                operation_name=request_data.operation_name, context=context,
+            )
+            if result is not None:
+                return result
+        return super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
 
     def should_render_graphql_ide(self, request) -> bool:
         # Read per request, so that the setting (and tests overriding it) decide.

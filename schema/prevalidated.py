@@ -1,0 +1,132 @@
+"""Pre-validated operations: our own clients' hot documents (the scanner app's scanCommit is
+sent on every scan, thousands of times an hour per gate), parsed and validated once and then
+executed by graphql-core directly, without strawberry setting up its seven schema extensions
+for every request (measured: about a fifth of a scan's CPU in the web process, see
+docs/PERFORMANCE.md).
+
+The rule: a pre-validated execution gives the answer the general path
+(`strawberry.Schema.execute_sync` with `schema_extensions()`) would give. What the extensions
+do per request is done here by the same code, or the request is declined before anything
+runs and the general path answers it:
+
+- parse cache, validation cache, depth/alias/directive/cost limits, introspection switch,
+  NUL characters in the document, token limit: the document is fixed, so its validity depends
+  only on the limits in settings; it is checked once per distinct set of limits (lru_cache)
+  and a document that fails them is declined (the general path reports why);
+- NUL characters in variables, an operationName naming another operation, anything but POST:
+  declined;
+- the log context's operation name, the 503 for a database gone away, dropping graphql-core's
+  "Did you mean" hints, the metrics, the error masking: `schema.extensions.after_operation`,
+  `mask_errors`, the same functions the extensions call;
+- the strawberry_django optimizer only rewrites QuerySets that a field returns: a document
+  registered here must select only fields that return plain objects (payloads), which every
+  mutation payload does.
+
+Variables are coerced and fields resolved by graphql-core's own `execute` with strawberry's
+resolvers (permission checks, argument conversion, our payload_errors), so variable errors,
+permission refusals and null handling are the same by construction.
+tests/perf/test_prevalidated.py sends the same scenarios through both paths and compares the
+answers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+from django.conf import settings
+from graphql import DocumentNode, OperationDefinitionNode, execute, parse, specified_rules, validate
+from graphql.language import Lexer, Source, TokenKind
+from strawberry.schema.schema import validate_document
+from strawberry.types import ExecutionResult
+
+from festival.logging import bind
+from schema.extensions import _has_nul, after_operation, limit_rules, mask_errors, root_fields
+
+
+@dataclass(frozen=True)
+class PrevalidatedOperation:
+    query: str
+    document: DocumentNode
+    operation_name: str | None
+    tokens: int
+    root_fields: tuple[str, str]  # the metrics label, as RequestHooks computes it
+
+
+_REGISTERED: dict[str, PrevalidatedOperation] = {}
+
+
+def register(schema, *queries: str) -> None:
+    """Execute these documents without the per-request extensions. Each must be valid against
+    the schema with the default limits and hold exactly one operation (a typo fails at import)."""
+    for query in queries:
+        document = parse(query)
+        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        if len(operations) != 1 or len(document.definitions) != 1:
+            raise ValueError("a pre-validated document holds exactly one operation and no fragments")
+        errors = validate(schema._schema, document, specified_rules)
+        if errors:
+            raise ValueError(f"pre-validated document is not valid: {errors[0].message}")
+        operation = operations[0]
+        _REGISTERED[query] = PrevalidatedOperation(
+            query=query,
+            document=document,
+            operation_name=operation.name.value if operation.name else None,
+            tokens=_count_tokens(query),
+            root_fields=root_fields(schema._schema, operation),
+        )
+
+
+def lookup(query: str | None) -> PrevalidatedOperation | None:
+    return _REGISTERED.get(query) if isinstance(query, str) else None
+
+
+def execute_prevalidated(
+    schema, operation: PrevalidatedOperation, *, variables: dict | None, operation_name: str | None, context
+) -> ExecutionResult | None:
+    """The general path's answer without its per-request set-up, or None (nothing has run)
+    when this request is one the general path must answer."""
+    if operation_name is not None and operation_name != operation.operation_name:
+        return None
+    if operation.tokens > settings.GRAPHQL_MAX_TOKENS or not _valid_under_limits(schema, operation.query, _limits()):
+        return None
+    if variables is not None and _has_nul(variables):
+        return None
+    bind(operation=operation.operation_name or "anonymous")
+    started = time.perf_counter()
+    result = execute(schema._schema, operation.document, variable_values=variables, context_value=context)
+    if result.errors:
+        # Logged (and sent to Sentry) as they are, before masking, as strawberry does.
+        schema.process_errors(result.errors, None)
+    after_operation(
+        context=context, result=result, pre_execution_errors=None, root_fields=operation.root_fields, started=started
+    )
+    if result.errors:
+        result.errors = mask_errors(result.errors)
+    return ExecutionResult(data=result.data, errors=result.errors)
+
+
+def _limits() -> tuple:
+    return (
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_ALIASES,
+        settings.GRAPHQL_MAX_DIRECTIVES,
+        settings.GRAPHQL_INTROSPECTION,
+        (settings.GRAPHQL_MAX_COST, settings.GRAPHQL_COST_DEFAULT_LIST, settings.GRAPHQL_MAX_PAGE_SIZE),
+    )
+
+
+@lru_cache(maxsize=64)
+def _valid_under_limits(schema, query: str, limits: tuple) -> bool:
+    operation = _REGISTERED[query]
+    # strawberry's validate_document: the rules strawberry adds to ours, as on the general path.
+    return not validate_document(schema._schema, operation.document, (*specified_rules, *limit_rules(*limits)))
+
+
+def _count_tokens(query: str) -> int:
+    lexer = Lexer(Source(query))
+    count = 0
+    while lexer.advance().kind != TokenKind.EOF:
+        count += 1
+    return count
