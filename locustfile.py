@@ -26,6 +26,9 @@ import uuid
 
 from locust import HttpUser, between, constant, task
 
+# The scanner app's own document: the server runs it pre-validated (schema/prevalidated.py).
+from schema.scanning.documents import SCAN_COMMIT as SCAN
+
 CATALOGUE = (
     "query Catalogue { festival { id name startsOn endsOn venueName currency } "
     "ticketTypes { id name tierRank price { amount currency } available onSale soldOut perOrderLimit } }"
@@ -33,10 +36,6 @@ CATALOGUE = (
 REGISTER = "mutation Register($email: String!, $password: String!) { register(email: $email, password: $password) { ok errors { code } } }"
 LOGIN = "mutation Login($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken errors { code } } }"
 CHECKOUT = "mutation Checkout($lines: [CheckoutLineInput!]!) { createCheckout(lines: $lines) { clientSecret errors { code } } }"
-SCAN = (
-    "mutation Scan($code: String!, $deviceId: ID!, $nonce: String) { scanCommit(code: $code, deviceId: $deviceId, nonce: $nonce) "
-    "{ result { verdict holderName ticketTypeName firstUsedAt } errors { code } } }"
-)
 STATS = "query Stats { scanStats { admittedTickets admissions inside sold admittedRatio } }"
 
 POOL_FILE = os.environ.get("LOCUST_GATE_POOL", "var/gate_pool.json")
