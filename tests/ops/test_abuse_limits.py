@@ -196,7 +196,7 @@ def test_a_lowered_cost_limit_refuses_and_the_limit_at_the_cost_runs(gql, db, se
 
 
 def _client_documents() -> list[str]:
-    """The documents our own clients send: the load scripts and every test of the suite's areas."""
+    """The documents our own clients send: the scanner app's, the load scripts' and every test of the suite's areas."""
     root = Path(__file__).resolve().parents[2]
     found = []
     for path in [root / "locustfile.py", *(root / "bench").glob("*.py")]:
@@ -208,7 +208,9 @@ def _client_documents() -> list[str]:
                 except Exception:
                     continue
                 found.append(text)
-    return found
+    from schema.scanning.documents import SCANNER_DOCUMENTS
+
+    return found + list(SCANNER_DOCUMENTS)
 
 
 # The largest documents the web and scanner clients send (a buyer's order list, the schedule).
