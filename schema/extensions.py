@@ -50,13 +50,13 @@ class NoNulCharactersRule(ValidationRule):
             self.report_error(GraphQLError("Text may not contain NUL characters.", node))
 
 
-def _has_nul(value) -> bool:
+def has_nul(value) -> bool:
     if isinstance(value, str):
         return "\x00" in value
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
+        return any(has_nul(v) for v in value)
     return False
 
 
@@ -88,17 +88,18 @@ class Limits(AddValidationRules):
     every request (so tests and operators can change them without rebuilding the schema)."""
 
     def __init__(self):
-        super().__init__(
-            list(
-                limit_rules(
-                    settings.GRAPHQL_MAX_DEPTH,
-                    settings.GRAPHQL_MAX_ALIASES,
-                    settings.GRAPHQL_MAX_DIRECTIVES,
-                    settings.GRAPHQL_INTROSPECTION,
-                    (settings.GRAPHQL_MAX_COST, settings.GRAPHQL_COST_DEFAULT_LIST, settings.GRAPHQL_MAX_PAGE_SIZE),
-                )
-            )
-        )
+        super().__init__(list(current_limit_rules()))
+
+
+def current_limit_rules() -> tuple[type[ValidationRule], ...]:
+    """The limit rules for the settings as they are now (the same tuple while they do not change)."""
+    return limit_rules(
+        settings.GRAPHQL_MAX_DEPTH,
+        settings.GRAPHQL_MAX_ALIASES,
+        settings.GRAPHQL_MAX_DIRECTIVES,
+        settings.GRAPHQL_INTROSPECTION,
+        (settings.GRAPHQL_MAX_COST, settings.GRAPHQL_COST_DEFAULT_LIST, settings.GRAPHQL_MAX_PAGE_SIZE),
+    )
 
 
 def _ignore_introspection(ignore) -> bool:
@@ -180,7 +181,7 @@ class RequestHooks(SchemaExtension):
         )
 
     def on_validate(self):
-        if _has_nul(self.execution_context.variables or {}):
+        if has_nul(self.execution_context.variables or {}):
             errors = list(self.execution_context.pre_execution_errors or [])  # the cached list stays as it is
             errors.append(GraphQLError("Variables may not contain NUL characters."))
             self.execution_context.pre_execution_errors = errors

@@ -42,7 +42,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
 from festival.logging import bind
-from schema.extensions import _has_nul, after_operation, limit_rules, mask_errors, root_fields
+from schema.extensions import after_operation, current_limit_rules, has_nul, mask_errors, root_fields
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ _REGISTERED: dict[str, PrevalidatedOperation] = {}
 
 def register(schema, *queries: str) -> None:
     """Execute these documents without the per-request extensions. Each must be valid against
-    the schema with the default limits and hold exactly one operation (a typo fails at import)."""
+    the schema and hold exactly one operation (a typo fails at import). Whether it is within
+    the limits is checked per request against the settings then (an operator may lower them)."""
     for query in queries:
         document = parse(query)
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
@@ -89,9 +90,9 @@ def execute_prevalidated(
     when this request is one the general path must answer."""
     if operation_name is not None and operation_name != operation.operation_name:
         return None
-    if operation.tokens > settings.GRAPHQL_MAX_TOKENS or not _valid_under_limits(schema, operation.query, _limits()):
+    if operation.tokens > settings.GRAPHQL_MAX_TOKENS or not _valid_under_limits(schema, operation.query, current_limit_rules()):
         return None
-    if variables is not None and _has_nul(variables):
+    if variables is not None and has_nul(variables):
         return None
     bind(operation=operation.operation_name or "anonymous")
     started = time.perf_counter()
@@ -107,21 +108,11 @@ def execute_prevalidated(
     return ExecutionResult(data=result.data, errors=result.errors)
 
 
-def _limits() -> tuple:
-    return (
-        settings.GRAPHQL_MAX_DEPTH,
-        settings.GRAPHQL_MAX_ALIASES,
-        settings.GRAPHQL_MAX_DIRECTIVES,
-        settings.GRAPHQL_INTROSPECTION,
-        (settings.GRAPHQL_MAX_COST, settings.GRAPHQL_COST_DEFAULT_LIST, settings.GRAPHQL_MAX_PAGE_SIZE),
-    )
-
-
 @lru_cache(maxsize=64)
-def _valid_under_limits(schema, query: str, limits: tuple) -> bool:
+def _valid_under_limits(schema, query: str, rules: tuple) -> bool:
     operation = _REGISTERED[query]
     # strawberry's validate_document: the rules strawberry adds to ours, as on the general path.
-    return not validate_document(schema._schema, operation.document, (*specified_rules, *limit_rules(*limits)))
+    return not validate_document(schema._schema, operation.document, (*specified_rules, *rules))
 
 
 def _count_tokens(query: str) -> int:
