@@ -20,7 +20,8 @@ runs and the general path answers it:
   `mask_errors`, the same functions the extensions call;
 - the strawberry_django optimizer only rewrites QuerySets that a field returns: a document
   registered here must select only fields that return plain objects (payloads), which every
-  mutation payload does.
+  mutation payload does (our types are plain strawberry types filled from models; there are
+  no strawberry_django model types).
 
 Variables are coerced and fields resolved by graphql-core's own `execute` with strawberry's
 resolvers (permission checks, argument conversion, our payload_errors), so variable errors,

@@ -231,3 +231,16 @@ def test_scanner_documents_are_known_persisted_queries(env, taken):
     )
     assert validate.json()["data"]["scanValidate"]["result"]["verdict"] == "ALREADY_USED"
     assert taken == [True, True]
+
+
+
+def test_only_valid_single_operation_documents_can_be_registered():
+    from schema.schema import schema
+
+    with pytest.raises(ValueError, match="not valid"):
+        prevalidated.register(schema, "query Nope { nothing }")
+    with pytest.raises(ValueError, match="exactly one operation"):
+        prevalidated.register(schema, "query A { festival { name } } query B { festival { name } }")
+    with pytest.raises(ValueError, match="exactly one operation"):
+        prevalidated.register(schema, "query A { festival { ...F } } fragment F on Festival { name }")
+    assert prevalidated.lookup("query Nope { nothing }") is None
