@@ -16,8 +16,9 @@ runs and the general path answers it:
 - NUL characters in variables, an operationName naming another operation, anything but POST:
   declined;
 - the log context's operation name, the 503 for a database gone away, dropping graphql-core's
-  "Did you mean" hints, the metrics, the error masking: `schema.extensions.after_operation`,
-  `mask_errors`, the same functions the extensions call;
+  "Did you mean" hints, the metrics: `schema.extensions.after_operation`, the function the
+  RequestHooks extension calls; the error masking: `mask_errors`, applied by the view to
+  every answer (strawberry's MaskErrors does the same on the general path);
 - the strawberry_django optimizer only rewrites QuerySets that a field returns: a document
   registered here must select only fields that return plain objects (payloads), which every
   mutation payload does (our types are plain strawberry types filled from models; there are
@@ -37,13 +38,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from graphql import DocumentNode, OperationDefinitionNode, execute, parse, specified_rules, validate
+from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, execute, parse, specified_rules, validate
+from graphql import ExecutionResult as GraphQLExecutionResult
 from graphql.language import Lexer, Source, TokenKind
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
 from festival.logging import bind
-from schema.extensions import after_operation, current_limit_rules, has_nul, mask_errors, root_fields
+from schema.extensions import after_operation, current_limit_rules, has_nul, root_fields
 
 
 @dataclass(frozen=True)
@@ -97,15 +99,18 @@ def execute_prevalidated(
         return None
     bind(operation=operation.operation_name or "anonymous")
     started = time.perf_counter()
-    result = execute(schema._schema, operation.document, variable_values=variables, context_value=context)
+    try:
+        result = execute(schema._schema, operation.document, variable_values=variables, context_value=context)
+    except Exception as exc:  # noqa: BLE001 - the execution itself failed: an error answer, as on the general path
+        error = exc if isinstance(exc, GraphQLError) else GraphQLError(str(exc), original_error=exc)
+        result = GraphQLExecutionResult(data=None, errors=[error])
     if result.errors:
         # Logged (and sent to Sentry) as they are, before masking, as strawberry does.
         schema.process_errors(result.errors, None)
     after_operation(
         context=context, result=result, pre_execution_errors=None, root_fields=operation.root_fields, started=started
     )
-    if result.errors:
-        result.errors = mask_errors(result.errors)
+    # Masked by the view, which masks every answer's errors (schema/views.py).
     return ExecutionResult(data=result.data, errors=result.errors)
 
 

@@ -14,6 +14,7 @@ from strawberry.django.views import GraphQLView
 from domains.common import readcache
 from schema import persisted, prevalidated, response_cache
 from schema.context import FestivalContext
+from schema.extensions import mask_errors
 
 
 # CSRF protects cookie authority; this endpoint honours only the Authorization header
@@ -29,14 +30,21 @@ class FestivalGraphQLView(GraphQLView):
         # The scanner app's documents skip the per-request extension set-up when they can
         # (schema/prevalidated.py); otherwise, or for any other document, the general path.
         operation = prevalidated.lookup(request_data.query) if request_adapter.method == "POST" else None
+        result = None
         if operation is not None and root_value is None:
             result = prevalidated.execute_prevalidated(
                 self.schema, operation, variables=request_data.variables,
                 operation_name=request_data.operation_name, context=context,
             )
-            if result is not None:
-                return result
-        return super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if result is None:
+            result = super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
+        if result.errors:
+            # strawberry answers an exception raised outside any field (by an extension's hook,
+            # by graphql-core itself) after the extensions have exited, so MaskErrors never saw
+            # it and its text would reach the client: mask here too (already masked errors and
+            # our own refusals pass unchanged).
+            result.errors = mask_errors(result.errors)
+        return result
 
     def should_render_graphql_ide(self, request) -> bool:
         # Read per request, so that the setting (and tests overriding it) decide.

@@ -244,3 +244,21 @@ def test_only_valid_single_operation_documents_can_be_registered():
     with pytest.raises(ValueError, match="exactly one operation"):
         prevalidated.register(schema, "query A { festival { ...F } } fragment F on Festival { name }")
     assert prevalidated.lookup("query Nope { nothing }") is None
+
+
+def test_a_failure_of_the_execution_itself_is_a_masked_error_on_both_paths(env, taken, monkeypatch):
+    import strawberry.schema.schema as strawberry_schema
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal state: secret")
+
+    # The general path calls graphql-core's execute through strawberry's module, ours directly.
+    monkeypatch.setattr(prevalidated, "execute", broken)
+    monkeypatch.setattr(strawberry_schema, "execute", broken, raising=False)
+    codes = [qr_encode(env.ticket()), qr_encode(env.ticket())]
+    fast, general = both(env, scan_vars(env, codes), taken)
+    assert fast == general
+    assert fast[0] == 200
+    assert fast[2]["errors"][0]["message"] == "Internal server error."
+    assert "secret" not in json.dumps(fast[2])
+    assert ScanLog.objects.count() == 0

@@ -71,3 +71,21 @@ def test_expected_refusals_are_not_masked(gql, db):
     response = gql.execute("{ me { email } }")
     assert response.errors[0]["message"] == "Authentication required."
     assert response.errors[0]["extensions"] == {"code": "UNAUTHENTICATED"}
+
+
+def test_an_exception_outside_any_field_is_masked_and_logged(gql, db, monkeypatch, caplog):
+    """strawberry turns an exception raised by graphql-core itself (or an extension's hook) into
+    an error after the extensions have exited, past MaskErrors: the view masks it too."""
+    import strawberry.schema.schema as strawberry_schema
+
+    def broken(*args, **kwargs):
+        raise RuntimeError(SECRET)
+
+    monkeypatch.setattr(strawberry_schema, "execute", broken)
+    with caplog.at_level(logging.ERROR):
+        response = gql.execute("{ festival { name } }")
+    assert response.status_code == 200
+    assert [e["message"] for e in response.errors] == ["Internal server error."]
+    for leak in ("SELECT", "accounts_user", "RuntimeError"):
+        assert leak not in str(response.body)
+    assert SECRET in caplog.text
