@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
@@ -193,7 +194,7 @@ class RequestHooks(SchemaExtension):
         yield
 
 
-def after_operation(*, context, result, pre_execution_errors, root_fields, started: float) -> None:
+def after_operation(*, context, result, pre_execution_errors, root_fields: Callable[[], tuple[str, str]], started: float) -> None:
     """What happens to every operation's answer before its errors are masked (RequestHooks,
     and schema/prevalidated.py for the documents executed without the extensions)."""
     if result is not None and result.errors:
@@ -204,7 +205,7 @@ def after_operation(*, context, result, pre_execution_errors, root_fields, start
     try:
         from festival.metrics import observe
 
-        operation, kind = root_fields() if callable(root_fields) else root_fields
+        operation, kind = root_fields()  # inside the try: a label that fails is only a warning
         failed = bool(pre_execution_errors) or bool(result and result.errors)
         observe(operation, kind, "error" if failed else "ok", time.perf_counter() - started)
     except Exception:  # metrics never break a request

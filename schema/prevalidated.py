@@ -38,9 +38,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from graphql import DocumentNode, GraphQLError, OperationDefinitionNode, execute, parse, specified_rules, validate
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    OperationDefinitionNode,
+    execute,
+    parse,
+    specified_rules,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
-from graphql.language import Lexer, Source, TokenKind
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
@@ -53,7 +60,6 @@ class PrevalidatedOperation:
     query: str
     document: DocumentNode
     operation_name: str | None
-    tokens: int
     root_fields: tuple[str, str]  # the metrics label, as RequestHooks computes it
 
 
@@ -69,7 +75,7 @@ def register(schema, *queries: str) -> None:
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         if len(operations) != 1 or len(document.definitions) != 1:
             raise ValueError("a pre-validated document holds exactly one operation and no fragments")
-        errors = validate(schema._schema, document, specified_rules)
+        errors = validate_document(schema._schema, document, specified_rules)
         if errors:
             raise ValueError(f"pre-validated document is not valid: {errors[0].message}")
         operation = operations[0]
@@ -77,7 +83,6 @@ def register(schema, *queries: str) -> None:
             query=query,
             document=document,
             operation_name=operation.name.value if operation.name else None,
-            tokens=_count_tokens(query),
             root_fields=root_fields(schema._schema, operation),
         )
 
@@ -93,7 +98,7 @@ def execute_prevalidated(
     when this request is one the general path must answer."""
     if operation_name is not None and operation_name != operation.operation_name:
         return None
-    if operation.tokens > settings.GRAPHQL_MAX_TOKENS or not _valid_under_limits(schema, operation.query, current_limit_rules()):
+    if not _within_limits(schema, operation.query, current_limit_rules(), settings.GRAPHQL_MAX_TOKENS):
         return None
     if variables is not None and has_nul(variables):
         return None
@@ -108,22 +113,19 @@ def execute_prevalidated(
         # Logged (and sent to Sentry) as they are, before masking, as strawberry does.
         schema.process_errors(result.errors, None)
     after_operation(
-        context=context, result=result, pre_execution_errors=None, root_fields=operation.root_fields, started=started
+        context=context, result=result, pre_execution_errors=None, root_fields=lambda: operation.root_fields, started=started
     )
     # Masked by the view, which masks every answer's errors (schema/views.py).
     return ExecutionResult(data=result.data, errors=result.errors)
 
 
 @lru_cache(maxsize=64)
-def _valid_under_limits(schema, query: str, rules: tuple) -> bool:
-    operation = _REGISTERED[query]
-    # strawberry's validate_document: the rules strawberry adds to ours, as on the general path.
-    return not validate_document(schema._schema, operation.document, (*specified_rules, *rules))
-
-
-def _count_tokens(query: str) -> int:
-    lexer = Lexer(Source(query))
-    count = 0
-    while lexer.advance().kind != TokenKind.EOF:
-        count += 1
-    return count
+def _within_limits(schema, query: str, rules: tuple, max_tokens: int) -> bool:
+    """The general path's checks of a document under these limits: graphql-core's parser with
+    the token limit (what MaxTokensLimiter sets), then strawberry's validate_document with the
+    limit rules (the rules strawberry adds to ours, as on the general path)."""
+    try:
+        document = parse(query, max_tokens=max_tokens)
+    except GraphQLSyntaxError:
+        return False
+    return not validate_document(schema._schema, document, (*specified_rules, *rules))
