@@ -13,7 +13,7 @@ from tests.scanning import factories
 BERLIN = ZoneInfo("Europe/Berlin")
 
 # The scanner app's own document: these tests go through the pre-validated path
-# (schema/prevalidated.py); tests/perf/test_prevalidated.py compares it with the general path.
+# (schema/prevalidated.py); tests/scanning/test_prevalidated.py compares it with the general path.
 SCAN = SCAN_COMMIT
 
 
