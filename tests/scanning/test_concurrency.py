@@ -89,7 +89,10 @@ def test_control_without_the_lock_admits_twice(race, monkeypatch):
 
     def slow_state_for(ticket_id):
         state = real_state_for(ticket_id)
-        time.sleep(0.05)  # widen the read-decide-write window as a busy server would
+        # Widen the read-decide-write window as a busy server would: wide enough that the 50
+        # requests overlap even when a loaded CI machine spreads their arrival (0.05 s once
+        # let every request read after the first had written).
+        time.sleep(0.3)
         return state
 
     def unlocked_ticket_and_state(public_id):
