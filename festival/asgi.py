@@ -3,6 +3,7 @@ subscriptions on /graphql/ (graphql-transport-ws through Django Channels)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 
@@ -13,11 +14,14 @@ from django.core.asgi import get_asgi_application
 from django.urls import re_path
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "festival.settings")
 django.setup()
 
 django_http = get_asgi_application()
+
+from django.conf import settings  # noqa: E402
 
 from festival.logging import bind  # noqa: E402
 from schema.context import viewer_from_authorization  # noqa: E402
@@ -28,7 +32,16 @@ SUBSCRIBER_ROLES = frozenset(STAFF_ROLES)
 
 
 class FestivalWSConsumer(GraphQLWSConsumer):
-    """Authenticates once, at connection_init, with the same Bearer token as HTTP."""
+    """Authenticates once, at connection_init, with the same Bearer token as HTTP.
+
+    Speaks graphql-transport-ws only, the protocol our dashboard uses; the older graphql-ws
+    protocol (strawberry's other default) is one more handler to keep safe for no client."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+        super().__init__(*args, **kwargs)
+        # Read per connection, from the settings, so the operator's value (and a test's) holds.
+        self.connection_init_wait_timeout = dt.timedelta(seconds=settings.WS_CONNECTION_INIT_TIMEOUT)
 
     async def on_ws_connect(self, context):
         # Logs of this connection's operations carry an id of their own, like an HTTP request's.

@@ -328,6 +328,9 @@ GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 10000)  # our clients' largest (m
 GRAPHQL_COST_DEFAULT_LIST = env_int("GRAPHQL_COST_DEFAULT_LIST", 20)
 GRAPHQL_INTROSPECTION = env_bool("GRAPHQL_INTROSPECTION", default=not IS_PRODUCTION)
 GRAPHQL_GRAPHIQL = env_bool("GRAPHQL_GRAPHIQL", default=not IS_PRODUCTION)
+# A WebSocket that has not sent connection_init (and so is not authenticated yet) is closed
+# (4408) after this many seconds: strawberry's default of a minute lets anyone hold idle sockets.
+WS_CONNECTION_INIT_TIMEOUT = env_int("WS_CONNECTION_INIT_TIMEOUT", 10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("MAX_BODY_SIZE", 256 * 1024)
 STRAWBERRY_DJANGO = {"MUTATIONS_DEFAULT_HANDLE_ERRORS": False, "PAGINATION_DEFAULT_LIMIT": 50}
 

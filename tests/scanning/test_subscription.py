@@ -161,3 +161,61 @@ def test_resolver_exception_reaches_the_client_as_a_generic_message(server, setu
         assert [e["message"] for e in errors] == ["Internal server error."]
     finally:
         ws.close()
+    assert "secret-internal-detail" in caplog.text  # the patched function did run, and was logged
+
+
+@pytest.mark.parametrize(
+    "target, query",
+    [
+        # graphql-core's subscribe itself failing, outside any field.
+        ("subscribe", SUBSCRIPTION),
+        # A query sent over the socket: graphql-core's execute failing, outside any field.
+        ("execute", "query { __typename }"),
+    ],
+)
+def test_an_exception_outside_any_field_is_masked_over_the_socket(server, setup, monkeypatch, caplog, target, query):
+    """Over HTTP such an error slipped past MaskErrors (the view masks it now); strawberry's stream
+    path hands every result, these included, to the extensions' on_stream_result first."""
+    import strawberry.schema.schema as strawberry_schema
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret-internal-detail")
+
+    monkeypatch.setattr(strawberry_schema, target, broken)
+    ws = _open(server, setup["staff_token"])
+    try:
+        assert _recv(ws)["type"] == "connection_ack"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"e": str(setup["festival"].public_id)}}}))
+        raw = ws.recv(timeout=5)
+        assert "secret-internal-detail" not in raw, raw
+        message = json.loads(raw)
+        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+        assert [e["message"] for e in errors] == ["Internal server error."]
+    finally:
+        ws.close()
+    assert "secret-internal-detail" in caplog.text  # the patched function did run, and was logged
+
+
+def test_only_graphql_transport_ws_is_spoken(server, setup):
+    """The older graphql-ws protocol is refused at the handshake, before any message."""
+    ws = connect(f"ws://{server}/graphql/", subprotocols=["graphql-ws"], open_timeout=5)
+    try:
+        assert ws.subprotocol is None
+        with pytest.raises(ConnectionClosed) as closed:
+            _recv(ws)
+        assert closed.value.rcvd.code == 4406
+    finally:
+        ws.close()
+
+
+def test_a_socket_that_never_authenticates_is_closed(server, setup, settings):
+    settings.WS_CONNECTION_INIT_TIMEOUT = 1
+    ws = connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ConnectionClosed) as closed:
+            _recv(ws, timeout=10)
+        assert closed.value.rcvd.code == 4408
+        assert 0.9 <= time.monotonic() - started < 8
+    finally:
+        ws.close()
