@@ -18,6 +18,7 @@ from schema.lifecycle.mutations import LifecycleMutation
 from schema.lifecycle.queries import LifecycleQuery
 from schema.orders.mutations import OrderMutation
 from schema.orders.queries import OrderQuery
+from schema.scalars import SCALARS
 from schema.scanning.mutations import ScanningMutation
 from schema.scanning.queries import ScanningQuery
 from schema.scanning.subscriptions import ScanningSubscription
@@ -38,7 +39,7 @@ def build_schema() -> strawberry.Schema:
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,
         extensions=schema_extensions(),
-        config=StrawberryConfig(auto_camel_case=True),
+        config=StrawberryConfig(auto_camel_case=True, scalar_map=SCALARS),
     )
 
 
