@@ -56,9 +56,11 @@ def set_now(monkeypatch):
     """Move the scanning clock: set_now(local(3, 10))."""
 
     def move(when: dt.datetime):
+        import domains.scanning.services.batch as batch
         import domains.scanning.services.commit as commit
         import domains.scanning.services.supervisor as supervisor
 
+        monkeypatch.setattr(batch, "now", lambda: when)
         monkeypatch.setattr(commit, "now", lambda: when)
         monkeypatch.setattr(supervisor, "now", lambda: when)
 

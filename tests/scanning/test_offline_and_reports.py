@@ -175,3 +175,46 @@ def test_supervisor_lookup_manual_admit_and_restore(env, as_user, make_user):
     assert [m.verdict for m in manual] == ["ADMITTED", "ALREADY_USED", "RESTORED"]
     assert all(m.staff_user_id == supervisor.user.id for m in manual)
     assert ScanLog.objects.filter(verdict="ADMITTED", undone=True).count() == 1
+
+
+def test_a_scanner_clock_far_behind_is_not_believed(env, set_now):
+    """Device B's clock was reset to 2000 (a flat battery): its offline scan would have sorted
+    before everyone's and won the conflict. It is applied at the time it was received instead:
+    device A's real admission stands, and B's is the conflict."""
+    ticket = env.ticket()
+    code = qr_encode(ticket)
+    set_now(local(3, 14))
+    a = upload(env, env.device, env.device_token, [{"code": code, "scannedAt": local(3, 10, 1).isoformat(), "nonce": "a-1"}])
+    b = upload(env, env.device_b, env.device_b_token, [{"code": code, "scannedAt": "2000-01-01T00:00:00+00:00", "nonce": "b-1"}])
+    assert a["results"][0]["outcome"] == "STOOD"
+    assert b["results"][0]["outcome"] == "CONFLICT"
+    logged = ScanLog.objects.get(nonce="b-1")
+    assert logged.scanned_at == logged.received_at == local(3, 14)
+    assert TicketEntryState.objects.get(ticket=ticket).first_admitted_at == local(3, 10, 1)
+
+
+def test_within_a_batch_a_time_far_behind_sorts_as_received(env, set_now):
+    first, second = env.ticket(), env.ticket()
+    set_now(local(3, 14))
+    # One upload: the same ticket dated 1970 and 10:01 by two scans. Sorted by the scanner's own
+    # times, the 1970 one would be applied first and stand; believed, 10:01 is first.
+    result = upload(env, env.device, env.device_token, [
+        {"code": qr_encode(first), "scannedAt": "1970-01-01T00:00:00Z", "nonce": "old"},
+        {"code": qr_encode(first), "scannedAt": local(3, 10, 1).isoformat(), "nonce": "real"},
+        {"code": qr_encode(second), "scannedAt": local(3, 9).isoformat(), "nonce": "other"},
+    ])
+    assert [r["outcome"] for r in result["results"]] == ["CONFLICT", "STOOD", "STOOD"]
+    assert TicketEntryState.objects.get(ticket=first).first_admitted_at == local(3, 10, 1)
+
+
+def test_believed_scan_time_edges():
+    import datetime as dt
+
+    from domains.scanning.services.commit import OFFLINE_CLOCK_TRUST, believed_scan_time
+
+    received = local(3, 14)
+    assert believed_scan_time(None, received) == received
+    assert believed_scan_time(received - OFFLINE_CLOCK_TRUST, received) == received - OFFLINE_CLOCK_TRUST
+    assert believed_scan_time(received - OFFLINE_CLOCK_TRUST - dt.timedelta(seconds=1), received) == received
+    assert believed_scan_time(received + dt.timedelta(seconds=1), received) == received  # a clock ahead
+    assert believed_scan_time(local(3, 10), received) == local(3, 10)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from domains.common.clock import now
 from domains.common.errors import CommonErrorCode, DomainError
 from domains.common.ratelimit import enforce
 from domains.scanning.errors import ScanningErrorCode
 from domains.scanning.models import Direction, ScannerDevice, Verdict
-from domains.scanning.services.commit import ScanResult, scan_commit
+from domains.scanning.services.commit import ScanResult, believed_scan_time, scan_commit
 from domains.scanning.services.devices import gate_get
 
 MAX_BATCH = 500
@@ -36,7 +37,8 @@ class OfflineScan:
 
 
 def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineScan]) -> list[ScanResult]:
-    """Results in the order of `scans`; applied in time order (ties keep upload order)."""
+    """Results in the order of `scans`; applied in the order of their believed times
+    (`believed_scan_time`; ties keep upload order)."""
     if len(scans) > MAX_BATCH:
         raise DomainError(ScanningErrorCode.BATCH_TOO_LARGE, f"At most {MAX_BATCH} scans per upload.", "scans")
     for i, scan in enumerate(scans):
@@ -51,7 +53,8 @@ def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineS
         key = scan.gate_id or ""
         if key not in gates:
             gates[key] = device.gate if not key else gate_get(gate_id=key, festival=device.gate.festival)
-    order = sorted(range(len(scans)), key=lambda i: (scans[i].scanned_at, i))
+    received = now()
+    order = sorted(range(len(scans)), key=lambda i: (believed_scan_time(scans[i].scanned_at, received), i))
     results: list[ScanResult | None] = [None] * len(scans)
     for i in order:
         scan = scans[i]

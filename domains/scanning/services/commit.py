@@ -245,6 +245,21 @@ def scan_validate(
     )
 
 
+# How far back a scanner's own clock is believed for an offline scan. A phone whose clock was
+# reset (to 1970 or 2000, after a flat battery) or set to another year would otherwise date its
+# scans before everyone else's and win every conflict; no scanner stays offline for a week.
+OFFLINE_CLOCK_TRUST = dt.timedelta(days=7)
+
+
+def believed_scan_time(scanned_at: dt.datetime | None, received: dt.datetime) -> dt.datetime:
+    """When a scan happened: the scanner's time if it lies within OFFLINE_CLOCK_TRUST before the
+    server received the scan; otherwise (no time, a clock ahead, a clock far behind) the time
+    it was received, the only time the server knows."""
+    if scanned_at is None or scanned_at > received or scanned_at < received - OFFLINE_CLOCK_TRUST:
+        return received
+    return scanned_at
+
+
 def scan_commit(
     *,
     code: str,
@@ -267,7 +282,7 @@ def scan_commit(
     if throttled:
         throttle(device=device, staff_user=staff_user)
     received = now()
-    at = min(scanned_at, received) if scanned_at else received
+    at = believed_scan_time(scanned_at, received)
     base = dict(
         festival_id=gate.festival_id, gate=gate, device=device, staff_user=staff_user, direction=direction,
         nonce=nonce, scanned_at=at, received_at=received, offline=offline,
