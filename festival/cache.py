@@ -63,6 +63,19 @@ class RedisCache(DjangoRedisCache):
         count, _ = pipe.execute()
         return int(count)
 
+    def get_or_add_many(self, items: dict, timeout: int) -> dict:
+        """For each key, its value, after setting it to `items[key]` where it had none: SET NX for
+        each key and one MGET, in one round trip (`add` per key and `get_many` took 2 + n)."""
+        made = {self.make_and_validate_key(key): key for key in items}
+        timeout = self.get_backend_timeout(timeout)
+        serializer = self._cache._serializer
+        pipe = self._cache.get_client(None, write=True).pipeline(transaction=False)
+        for key, original in made.items():
+            pipe.set(key, serializer.dumps(items[original]), ex=timeout, nx=True)
+        pipe.mget(list(made))
+        values = pipe.execute()[-1]
+        return {original: serializer.loads(v) for original, v in zip(made.values(), values, strict=True) if v is not None}
+
     def incr_expire_many(self, items: list[tuple[str, int]]) -> list[int]:
         """`incr_expire` for several counters in one round trip (a scan counts its device and its
         staff account). No MULTI: each INCR is atomic, and EXPIRE NX runs on every hit, so a

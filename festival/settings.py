@@ -259,6 +259,9 @@ WALLET_HTTP_TIMEOUT = env_int("WALLET_HTTP_TIMEOUT", 10)
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "festival-backend")
 JWT_ACCESS_TTL = timedelta(seconds=env_int("JWT_ACCESS_TTL", 300))
 JWT_REFRESH_TTL = timedelta(seconds=env_int("JWT_REFRESH_TTL", 30 * 24 * 3600))
+# Longest life of a per-process cached authentication look-up (domains/common/authcache.py;
+# revocations reach it at once through versions in Redis). 0 = no cache.
+AUTH_CACHE_SECONDS = env_int("AUTH_CACHE_SECONDS", 60)
 PASSWORD_RESET_TTL = timedelta(seconds=env_int("PASSWORD_RESET_TTL", 3600))
 PASSWORD_RESET_EMAIL_INTERVAL = env_int("PASSWORD_RESET_EMAIL_INTERVAL", 15 * 60)
 LOGIN_THROTTLE_FREE_FAILURES = env_int("LOGIN_THROTTLE_FREE_FAILURES", 3)
