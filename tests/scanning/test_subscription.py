@@ -150,18 +150,7 @@ def test_resolver_exception_reaches_the_client_as_a_generic_message(server, setu
         raise RuntimeError("secret-internal-detail")
 
     monkeypatch.setattr(selectors, "scan_stats", broken)
-    ws = _open(server, setup["staff_token"])
-    try:
-        assert _recv(ws)["type"] == "connection_ack"
-        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"e": str(setup["festival"].public_id)}}}))
-        raw = ws.recv(timeout=5)
-        assert "secret-internal-detail" not in raw
-        message = json.loads(raw)
-        errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
-        assert [e["message"] for e in errors] == ["Internal server error."]
-    finally:
-        ws.close()
-    assert "secret-internal-detail" in caplog.text  # the patched function did run, and was logged
+    _assert_masked_over_the_socket(server, setup, SUBSCRIPTION, caplog)
 
 
 @pytest.mark.parametrize(
@@ -182,6 +171,12 @@ def test_an_exception_outside_any_field_is_masked_over_the_socket(server, setup,
         raise RuntimeError("secret-internal-detail")
 
     monkeypatch.setattr(strawberry_schema, target, broken)
+    _assert_masked_over_the_socket(server, setup, query, caplog)
+
+
+def _assert_masked_over_the_socket(server, setup, query, caplog):
+    """Subscribing as staff, the first answer carries only the generic message; the secret was
+    raised (and logged), not merely never reached."""
     ws = _open(server, setup["staff_token"])
     try:
         assert _recv(ws)["type"] == "connection_ack"
@@ -193,7 +188,7 @@ def test_an_exception_outside_any_field_is_masked_over_the_socket(server, setup,
         assert [e["message"] for e in errors] == ["Internal server error."]
     finally:
         ws.close()
-    assert "secret-internal-detail" in caplog.text  # the patched function did run, and was logged
+    assert "secret-internal-detail" in caplog.text
 
 
 def test_only_graphql_transport_ws_is_spoken(server, setup):
