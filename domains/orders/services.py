@@ -107,12 +107,16 @@ def _set_status(order: Order, to_status: str, *, source: str, note: str = "", ac
     order.status = to_status
 
 
-def _lock_order(pk: int) -> Order:
+def _lock_order(pk: int, *, related: bool = True) -> Order:
     # of=("self",): lock the order row only. A plain FOR UPDATE with the joins also locked the
     # festival's row (and the buyer's), so every checkout of a festival queued on one row
     # while its PaymentIntent was created, and so did every new order (its INSERT checks the
     # festival foreign key with FOR KEY SHARE, which waits for FOR UPDATE): the on-sale rush
     # ran one Stripe call at a time (pg_blocking_pids during bench/onsale_rush.py).
+    # related=False: the order alone, for callers that read only its own columns (compiling
+    # the joins was a fifth of a won checkout's CPU in the rush).
+    if not related:
+        return Order.objects.select_for_update().get(pk=pk)
     return Order.objects.select_for_update(of=("self",)).select_related("festival", "buyer").get(pk=pk)
 
 
@@ -371,7 +375,7 @@ def ensure_payment_intent(*, order_id: int, attempts: int = 2) -> PaymentIntentI
     """
     gateway = payment_gateway.get_gateway()
     with transaction.atomic():
-        order = _lock_order(order_id)
+        order = _lock_order(order_id, related=False)  # amount, currency, ids: its own columns
         if order.payment_intent_id:
             return gateway.retrieve_payment_intent(order.payment_intent_id)
         last: PaymentGatewayUnavailable | None = None

@@ -149,3 +149,45 @@ def test_confirm_racing_the_webhook_fulfils_once(make_user, make_type, fake_gate
         assert OrderStatusChange.objects.filter(order=order, to_status="paid").count() == 1
     tt.refresh_from_db()
     assert (tt.sold_count, tt.held_count) == (100, 0)
+
+
+def _pending_order_without_intent(make_user, make_type, fake_gateway) -> Order:
+    tt = make_type(capacity=10, per_order_limit=4)
+    result = services.checkout_create(buyer=make_user(), lines=[services.CheckoutLine(tt.public_id, 1)])
+    Order.objects.filter(pk=result.order.pk).update(payment_intent_id=None)
+    result.order.payments.all().delete()
+    fake_gateway.create_calls = 0
+    return result.order
+
+
+def _slow_creates(fake_gateway, monkeypatch):
+    """Every create takes 0.2 s, so ten callers overlap inside it unless the row lock queues them."""
+    create = fake_gateway.create_payment_intent
+
+    def slow(**kwargs):
+        time.sleep(0.2)
+        return create(**kwargs)
+
+    monkeypatch.setattr(fake_gateway, "create_payment_intent", slow)
+
+
+def test_ten_ensure_payment_intents_at_once_create_one(make_user, make_type, fake_gateway, monkeypatch):
+    order = _pending_order_without_intent(make_user, make_type, fake_gateway)
+    _slow_creates(fake_gateway, monkeypatch)
+    results = run_parallel(10, lambda i: services.ensure_payment_intent(order_id=order.pk))
+    assert [outcome(r) for r in results] == ["ok"] * 10
+    assert fake_gateway.create_calls == 1
+    assert len({r.id for r in results}) == 1
+    order.refresh_from_db()
+    assert order.payment_intent_id == results[0].id and order.payments.count() == 1
+
+
+def test_control_without_the_order_lock_every_caller_creates(make_user, make_type, fake_gateway, monkeypatch):
+    """The same ten callers with the lock taken out of ensure_payment_intent: each one calls the
+    provider (the idempotency key is all that stops ten PaymentIntents), so the lock is what the
+    test above measures."""
+    order = _pending_order_without_intent(make_user, make_type, fake_gateway)
+    _slow_creates(fake_gateway, monkeypatch)
+    monkeypatch.setattr(services, "_lock_order", lambda pk, related=True: Order.objects.get(pk=pk))
+    run_parallel(10, lambda i: services.ensure_payment_intent(order_id=order.pk))
+    assert fake_gateway.create_calls > 1
