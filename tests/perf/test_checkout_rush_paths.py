@@ -249,7 +249,7 @@ def test_control_locking_the_joined_festival_row_blocks_every_other_buyer(make_t
     """The lock as it was (FOR UPDATE over the order joined with festival and buyer): the
     festival's row is locked during the Stripe call and the next order's INSERT waits for it."""
     monkeypatch.setattr(
-        services, "_lock_order", lambda pk: Order.objects.select_for_update().select_related("festival", "buyer").get(pk=pk)
+        services, "_lock_order", lambda pk, related=True: Order.objects.select_for_update().select_related("festival", "buyer").get(pk=pk)
     )
     waited, _ = _others_wait_for_the_first_buyers_stripe_call(make_type, make_user, fake_gateway, monkeypatch)
     assert waited
