@@ -10,6 +10,7 @@ import uuid
 import django
 from channels.db import database_sync_to_async
 from channels.routing import ProtocolTypeRouter, URLRouter
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.urls import re_path
 from strawberry.channels import GraphQLWSConsumer
@@ -20,8 +21,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "festival.settings")
 django.setup()
 
 django_http = get_asgi_application()
-
-from django.conf import settings  # noqa: E402
 
 from festival.logging import bind  # noqa: E402
 from schema.context import viewer_from_authorization  # noqa: E402
@@ -38,10 +37,10 @@ class FestivalWSConsumer(GraphQLWSConsumer):
     protocol (strawberry's other default) is one more handler to keep safe for no client."""
 
     def __init__(self, *args, **kwargs):
+        # Built per connection, so the timeout is the settings' value now (an operator's, a test's).
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
+        kwargs["connection_init_wait_timeout"] = dt.timedelta(seconds=settings.WS_CONNECTION_INIT_TIMEOUT)
         super().__init__(*args, **kwargs)
-        # Read per connection, from the settings, so the operator's value (and a test's) holds.
-        self.connection_init_wait_timeout = dt.timedelta(seconds=settings.WS_CONNECTION_INIT_TIMEOUT)
 
     async def on_ws_connect(self, context):
         # Logs of this connection's operations carry an id of their own, like an HTTP request's.
