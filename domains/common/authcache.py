@@ -71,10 +71,11 @@ def _ensure(scopes: Sequence[str]) -> list[Any]:
             found = get_or_add_many({k: uuid.uuid4().hex for k in keys}, timeout=VERSION_TTL)
         else:  # the local memory cache of development and tests without Redis
             found = cache.get_many(keys)
-            for k in keys:
-                if k not in found:
-                    cache.add(k, uuid.uuid4().hex, timeout=VERSION_TTL)
-            found = cache.get_many(keys)
+            missing = [k for k in keys if k not in found]
+            for k in missing:
+                cache.add(k, uuid.uuid4().hex, timeout=VERSION_TTL)
+            if missing:
+                found = cache.get_many(keys)
     except Exception as exc:  # noqa: BLE001 - Redis down: no cache, never a failure
         raise Unavailable(type(exc).__name__) from None
     current = [found.get(k) for k in keys]
