@@ -32,8 +32,8 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {raw!r}") from None
 
 
-def env_list(name: str, *, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
+def env_list(name: str, *, default: list[str], environ=None) -> list[str]:
+    raw = (os.environ if environ is None else environ).get(name)
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
@@ -83,6 +83,13 @@ def production_problems(settings: dict, environ: os._Environ | dict = os.environ
         problems.append("QR_SIGNING_SECRET must be a random value of at least 32 characters")
     if qr_secret and secret and qr_secret == secret:
         problems.append("QR_SIGNING_SECRET must differ from DJANGO_SECRET_KEY")
+    previous = env_list("QR_SIGNING_PREVIOUS_SECRETS", default=[], environ=environ)
+    if any(p.startswith("dev-") or len(p) < 32 for p in previous):
+        problems.append("QR_SIGNING_PREVIOUS_SECRETS must hold only random values of at least 32 characters")
+    if qr_secret and qr_secret in previous:
+        problems.append("QR_SIGNING_PREVIOUS_SECRETS must not repeat QR_SIGNING_SECRET")
+    if secret and secret in previous:
+        problems.append("QR_SIGNING_PREVIOUS_SECRETS must not hold DJANGO_SECRET_KEY")
     engine = settings.get("DATABASES", {}).get("default", {}).get("ENGINE", "")
     if environ.get("DATABASE_URL") and "postgresql" not in engine:
         problems.append("DATABASE_URL must point at PostgreSQL (SQLite is for development only)")

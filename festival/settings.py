@@ -228,6 +228,9 @@ STRIPE_EMULATE_IDEMPOTENCY = (
 
 # --- Signing ----------------------------------------------------------------
 QR_SIGNING_SECRET = os.environ.get("QR_SIGNING_SECRET", "dev-insecure-qr-secret")
+# Earlier QR secrets, comma-separated: codes they signed still verify (and scanners are given
+# their public keys) while new codes are signed with QR_SIGNING_SECRET. Drop one to refuse its codes.
+QR_SIGNING_PREVIOUS_SECRETS = env_list("QR_SIGNING_PREVIOUS_SECRETS", default=[])
 DOWNLOAD_URL_TTL = env_int("DOWNLOAD_URL_TTL", 3600)
 
 # --- Wallet passes (domains/wallet) --------------------------------------------

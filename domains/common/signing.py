@@ -2,7 +2,9 @@
 
 - QR codes (tickets, vendor setup) are signed with Ed25519 so that scanners verify them
   offline holding only the public key; the private key is derived from QR_SIGNING_SECRET
-  and never leaves the server.
+  and never leaves the server. Keys rotate: new codes are signed with the current secret's
+  key, and codes signed with a key of QR_SIGNING_PREVIOUS_SECRETS keep verifying until the
+  operator drops that secret (the key id in each code says which key signed it).
 - Download links are HMAC-signed with a key derived from DJANGO_SECRET_KEY and expire.
 """
 
@@ -18,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 def b64url(data: bytes) -> str:
@@ -62,10 +65,27 @@ def qr_key_id() -> str:
     return _qr_public(settings.QR_SIGNING_SECRET)[0]
 
 
+@lru_cache(maxsize=8)
+def _qr_keyring(current: str, previous: tuple[str, ...]) -> dict[str, tuple[bytes, Ed25519PublicKey]]:
+    """Key id -> public key of every secret whose codes verify, the current one first."""
+    ring: dict[str, tuple[bytes, Ed25519PublicKey]] = {}
+    for secret in (current, *previous):
+        kid, raw, public = _qr_public(secret)
+        if kid in ring and ring[kid][0] != raw:
+            # Two different keys with one 8-hex id (about 1 in 4 billion): a code could not
+            # say which key signed it. Refuse to guess; the operator picks another secret.
+            raise ImproperlyConfigured("two QR signing secrets give the same key id; replace one of them")
+        ring.setdefault(kid, (raw, public))
+    return ring
+
+
+def _keyring() -> dict[str, tuple[bytes, Ed25519PublicKey]]:
+    return _qr_keyring(settings.QR_SIGNING_SECRET, tuple(settings.QR_SIGNING_PREVIOUS_SECRETS))
+
+
 def qr_public_keys() -> list[tuple[str, bytes]]:
-    """(key id, raw Ed25519 public key) pairs that scanners should trust."""
-    kid, raw, _public = _qr_public(settings.QR_SIGNING_SECRET)
-    return [(kid, raw)]
+    """(key id, raw Ed25519 public key) pairs that scanners should trust, the current key first."""
+    return [(kid, raw) for kid, (raw, _public) in _keyring().items()]
 
 
 def sign_qr(message: bytes) -> bytes:
@@ -73,11 +93,13 @@ def sign_qr(message: bytes) -> bytes:
 
 
 def verify_qr(key_id: str, message: bytes, signature: bytes) -> bool:
-    kid, _raw, public = _qr_public(settings.QR_SIGNING_SECRET)
-    if not hmac.compare_digest(kid, key_id):
+    """True when `signature` over `message` is by the key `key_id` names, and that key is the
+    current one or one of the previous secrets' (the key id is public: it is in every code)."""
+    entry = _keyring().get(key_id)
+    if entry is None:
         return False
     try:
-        public.verify(signature, message)
+        entry[1].verify(signature, message)
         return True
     except Exception:  # noqa: BLE001 - InvalidSignature, or a signature of the wrong length
         return False

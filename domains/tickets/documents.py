@@ -6,6 +6,7 @@ import uuid
 
 from django.db.models import F
 
+from domains.common.signing import qr_key_id
 from domains.tickets.models import Ticket
 from domains.tickets.pdf import cached, fingerprint, render_pdf
 from domains.tickets.qr import qr_encode
@@ -33,7 +34,9 @@ def _render(tickets: list[Ticket]) -> bytes:
 
 
 def _tickets_fp(tickets: list[Ticket]) -> str:
-    return fingerprint(*[f"{t.public_id}:{t.secret_version}:{t.status}:{t.holder_id}" for t in tickets])
+    # The signing key is part of what a page shows: after a key rotation the cached PDF
+    # would still carry codes signed with the old key.
+    return fingerprint(qr_key_id(), *[f"{t.public_id}:{t.secret_version}:{t.status}:{t.holder_id}" for t in tickets])
 
 
 def _valid_tickets_of_order(order_public_id: str) -> list[Ticket]:

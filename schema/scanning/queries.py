@@ -45,7 +45,7 @@ def domain_errors(resolver):
 
 @strawberry.type
 class ScanningQuery:
-    @strawberry_django.field(extensions=public(), description="Ed25519 public keys (by key id) that verify ticket QR codes offline.")
+    @strawberry_django.field(extensions=public(), description="Ed25519 public keys (by key id) that verify ticket QR codes offline: the current key first, then the keys of earlier secrets whose codes are still accepted. Trust exactly this list; fetch it again when a code names a key id you do not know.")
     def scanner_keys(self, info: Info) -> list[ScannerKey]:
         return [ScannerKey(key_id=kid, public_key=key) for kid, key in selectors.scanner_keys()]
 

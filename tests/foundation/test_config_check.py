@@ -112,3 +112,15 @@ def test_scan_statements_are_prepared_by_default_only_with_djangos_pool(monkeypa
         monkeypatch.setenv("DB_PREPARE_THRESHOLD", bad)
         with pytest.raises(ImproperlyConfigured, match="DB_PREPARE_THRESHOLD"):
             prepare_threshold(pooled=True)
+
+
+def test_previous_qr_secrets_are_checked_like_the_current_one():
+    good = {**GOOD_ENV, "QR_SIGNING_PREVIOUS_SECRETS": "p" * 40 + ", " + "r" * 40}
+    assert production_problems(GOOD_SETTINGS, good) == []
+    for value, fragment in (
+        ("dev-insecure-qr-secret", "QR_SIGNING_PREVIOUS_SECRETS must hold only random values"),
+        ("p" * 40 + ",short", "QR_SIGNING_PREVIOUS_SECRETS must hold only random values"),
+        (GOOD_ENV["QR_SIGNING_SECRET"], "QR_SIGNING_PREVIOUS_SECRETS must not repeat QR_SIGNING_SECRET"),
+        (GOOD_ENV["DJANGO_SECRET_KEY"], "QR_SIGNING_PREVIOUS_SECRETS must not hold DJANGO_SECRET_KEY"),
+    ):
+        assert fragment in " | ".join(production_problems(GOOD_SETTINGS, {**GOOD_ENV, "QR_SIGNING_PREVIOUS_SECRETS": value}))

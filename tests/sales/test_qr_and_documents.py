@@ -120,3 +120,19 @@ def test_ticket_pdf_changes_when_the_ticket_changes(make_user, make_type, fake_g
     single_ticket_pdf(str(ticket.public_id))
     assert len(list((tmp_path / "documents" / "ticket").glob("*.pdf"))) == 2
     assert Order.objects.get(pk=order.pk).status == "paid"
+
+
+@pytest.mark.django_db
+def test_ticket_pdf_is_made_again_after_a_key_rotation(make_user, make_type, fake_gateway, settings, tmp_path):
+    """The cache must not hand out a page whose code the old key signed (README, rotating the QR key)."""
+    from domains.tickets.documents import single_ticket_pdf
+
+    settings.MEDIA_ROOT = tmp_path
+    order = _paid(make_user(), make_type(), 1, fake_gateway)
+    ticket = Ticket.objects.get(order_line__order=order)
+    first = single_ticket_pdf(str(ticket.public_id))[1]
+    assert single_ticket_pdf(str(ticket.public_id))[1] == first  # cached while nothing changed
+    settings.QR_SIGNING_PREVIOUS_SECRETS = [settings.QR_SIGNING_SECRET]
+    settings.QR_SIGNING_SECRET = "rotated-qr-secret-" + "r" * 32
+    assert single_ticket_pdf(str(ticket.public_id))[1] != first
+    assert len(list((tmp_path / "documents" / "ticket").glob("*.pdf"))) == 2
