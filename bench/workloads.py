@@ -256,6 +256,37 @@ async def race(port, data, offset, k, r):
             "other_answers": sorted({v for row in results for v in row} - {"ADMITTED", "ALREADY_USED"})}
 
 
+async def burst(port, make_request, n, warm):
+    """N requests sent at once, one keep-alive connection each (opened and warmed with `warm`, a
+    (path, body, headers) request, before the clock starts): the shape of the on-sale burst, for
+    any endpoint. Its p99 is bounded below by the work of all N requests over the machine's cores."""
+    conns = [Conn(port) for _ in range(n)]
+    await asyncio.gather(*(c.post(*warm) for c in conns))
+    results = []
+
+    async def one(i):
+        path, body, headers, parse = make_request(0, i)
+        t0 = time.perf_counter()
+        try:
+            status, payload = await conns[i].post(path, body, headers)
+            outcome = parse(status, payload)
+        except Exception as exc:  # noqa: BLE001 - counted
+            outcome = type(exc).__name__
+        results.append((time.perf_counter() - t0, outcome))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    elapsed = time.perf_counter() - started
+    for c in conns:
+        c.close()
+    outcomes: dict[str, int] = {}
+    for _, o in results:
+        outcomes[o] = outcomes.get(o, 0) + 1
+    lat = [r[0] for r in results]
+    return {"requests": n, "arrival": "all at once", "elapsed_s": round(elapsed, 3), "requests_per_s": round(n / elapsed, 1),
+            "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "answers": outcomes}
+
+
 async def rush(port, tokens, type_id, window_s: float = 0.0):
     """One createCheckout per buyer (one keep-alive connection each, opened first).
 
