@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 
-from domains.common import readcache
+from domains.common import fixed_sql, readcache
 from domains.common.clock import now
 from domains.common.errors import DomainError
 from domains.notifications.services import email_enqueue
@@ -113,11 +113,13 @@ def _lock_order(pk: int, *, related: bool = True) -> Order:
     # while its PaymentIntent was created, and so did every new order (its INSERT checks the
     # festival foreign key with FOR KEY SHARE, which waits for FOR UPDATE): the on-sale rush
     # ran one Stripe call at a time (pg_blocking_pids during bench/onsale_rush.py).
-    # related=False: the order alone, for callers that read only its own columns (compiling
-    # the joins was a fifth of a won checkout's CPU in the rush).
-    if not related:
-        return Order.objects.select_for_update().get(pk=pk)
-    return Order.objects.select_for_update(of=("self",)).select_related("festival", "buyer").get(pk=pk)
+    # related=False: the order alone, for callers that read only its own columns.
+    # Fixed SQL (domains/common/fixed_sql.py): compiling the ORM's query was a fifth of a won
+    # checkout's CPU in the rush, and every checkout locks its order.
+    found = fixed_sql.fetch(Order, by="id", values=[pk], related=("festival", "buyer") if related else (), lock=True)
+    if not found:
+        raise Order.DoesNotExist(f"no order {pk}")
+    return found[0]
 
 
 def _release_holds(order: Order) -> None:
@@ -319,7 +321,7 @@ def checkout_create(*, buyer, lines: list[CheckoutLine]) -> CheckoutResult:
     """
     wanted = _parse_lines(lines)
     _sold_out_from_catalogue(wanted)
-    types = {t.public_id: t for t in TicketType.objects.select_related("festival").filter(public_id__in=list(wanted))}
+    types = {t.public_id: t for t in fixed_sql.fetch(TicketType, by="public_id", values=list(wanted), related=("festival",))}
     for public_id, tt in types.items():
         _festival_of_type[public_id] = tt.festival_id
     at = now()

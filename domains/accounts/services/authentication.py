@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.db import connection, transaction
+from django.db import transaction
 
 from domains.accounts.errors import AccountErrorCode
 from domains.accounts.models import AuthSession, RefreshToken, User, normalize_email
@@ -19,7 +18,7 @@ from domains.accounts.tokens import (
     hash_secret,
     new_secret,
 )
-from domains.common import authcache
+from domains.common import authcache, fixed_sql
 from domains.common.clock import now
 from domains.common.errors import DomainError
 
@@ -141,43 +140,12 @@ def user_auth_changed(user: User) -> None:
     authcache.changed(user_scope(user.public_id))
 
 
-@lru_cache(maxsize=4)
-def _session_plan(vendor: str):
-    """`AuthSession.objects.select_related("user").filter(id=...)` as fixed SQL, with the column
-    names and the value converters the ORM would use (compiling that query was most of a cold
-    look-up's CPU: every buyer's first request in an on-sale rush is one)."""
-    qn = connection.ops.quote_name
-    session_fields, user_fields = AuthSession._meta.concrete_fields, User._meta.concrete_fields
-    columns = [f"s.{qn(f.column)}" for f in session_fields] + [f"u.{qn(f.column)}" for f in user_fields]
-    sql = (
-        f"SELECT {', '.join(columns)} FROM {qn(AuthSession._meta.db_table)} s"
-        f" JOIN {qn(User._meta.db_table)} u ON u.{qn(User._meta.pk.column)} = s.{qn(AuthSession._meta.get_field('user').column)}"
-        f" WHERE s.{qn(AuthSession._meta.pk.column)} = %s"
-    )
-    converters = []
-    for f in (*session_fields, *user_fields):
-        col = f.get_col(f.model._meta.db_table)
-        converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
-    return sql, [f.attname for f in session_fields], [f.attname for f in user_fields], converters
-
-
 def _load_session(session_id) -> AuthSession | None:
-    """The session with its user (one query), as the ORM would load them."""
-    sql, session_names, user_names, converters = _session_plan(connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [AuthSession._meta.pk.get_db_prep_value(session_id, connection)])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    values = []
-    for value, (col, fns) in zip(row, converters, strict=True):
-        for fn in fns:
-            value = fn(value, col, connection)
-        values.append(value)
-    split = len(session_names)
-    session = AuthSession.from_db(connection.alias, session_names, values[:split])
-    session._state.fields_cache["user"] = User.from_db(connection.alias, user_names, values[split:])
-    return session
+    """The session with its user (one query), as the ORM would load them. Fixed SQL: compiling
+    this query was most of a cold look-up's CPU, and every buyer's first request in an on-sale
+    rush is one (domains/common/fixed_sql.py)."""
+    found = fixed_sql.fetch(AuthSession, by="id", values=[session_id], related=("user",))
+    return found[0] if found else None
 
 
 def authenticate_access_token(raw: str, *, versions: authcache.RequestVersions | None = None) -> tuple[User, AuthSession]:

@@ -1,0 +1,77 @@
+"""domains/common/fixed_sql.py: the hot look-ups' fixed SQL gives the instances the ORM gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+from django.db import transaction
+
+from domains.accounts.models import AuthSession
+from domains.common import fixed_sql
+from domains.common.clock import now
+from domains.orders.models import Order
+from domains.orders.services import _lock_order
+from domains.tickets.models import Ticket, TicketType
+
+from .helpers import checkout
+
+pytestmark = pytest.mark.django_db
+
+
+def values(obj) -> dict:
+    return {f.attname: getattr(obj, f.attname) for f in type(obj)._meta.concrete_fields}
+
+
+def test_ticket_types_with_their_festival_are_those_the_orm_loads(make_type, django_assert_num_queries):
+    first = make_type(name="Früh", sale_starts_at=now() - dt.timedelta(days=1), valid_on=dt.date(2027, 7, 3), comp_allowance=5)
+    second = make_type(name="Weekend")
+    make_type(name="Not asked for")
+    with django_assert_num_queries(1):
+        loaded = {t.public_id: t for t in fixed_sql.fetch(TicketType, by="public_id", values=[first.public_id, second.public_id], related=("festival",))}
+    expected = {t.public_id: t for t in TicketType.objects.select_related("festival").filter(public_id__in=[first.public_id, second.public_id])}
+    assert loaded.keys() == expected.keys() == {first.public_id, second.public_id}
+    with django_assert_num_queries(0):
+        for key, tt in loaded.items():
+            assert values(tt) == values(expected[key])
+            assert values(tt.festival) == values(expected[key].festival)
+            assert not tt._state.adding and not tt.festival._state.adding
+    assert isinstance(loaded[first.public_id].sale_starts_at, dt.datetime) and loaded[first.public_id].sale_starts_at.tzinfo is not None
+    assert fixed_sql.fetch(TicketType, by="public_id", values=[uuid.uuid4()], related=("festival",)) == []
+    assert fixed_sql.fetch(TicketType, by="public_id", values=[]) == []
+
+
+def test_two_levels_of_foreign_keys(make_type, make_user, fake_gateway):
+    order = checkout(make_user(), make_type(), 1)
+    Ticket.objects.create(ticket_type=order.festival.ticket_types.get(), holder=order.buyer)
+    (ticket,) = Ticket.objects.all()
+    (loaded,) = fixed_sql.fetch(Ticket, by="id", values=[ticket.pk], related=("ticket_type", "ticket_type__festival", "holder"))
+    assert values(loaded) == values(ticket)
+    assert values(loaded.ticket_type.festival) == values(ticket.ticket_type.festival)
+    assert values(loaded.holder) == values(ticket.holder)
+
+
+def test_a_nullable_foreign_key_is_refused():
+    with pytest.raises(ValueError, match="non-null"):
+        fixed_sql.fetch(Ticket, by="id", values=[1], related=("order_line",))
+
+
+def test_the_locked_order_is_the_one_the_orm_loads(make_type, make_user, fake_gateway):
+    order = checkout(make_user(), make_type(), 1)
+    with transaction.atomic():
+        locked = _lock_order(order.pk)
+        plain = _lock_order(order.pk, related=False)
+    expected = Order.objects.select_related("festival", "buyer").get(pk=order.pk)
+    assert values(locked) == values(plain) == values(expected)
+    assert values(locked.festival) == values(expected.festival) and values(locked.buyer) == values(expected.buyer)
+    with pytest.raises(Order.DoesNotExist):
+        _lock_order(order.pk + 1000)
+
+
+def test_sessions_load_by_uuid_primary_key(make_user):
+    from domains.accounts.services.authentication import session_start
+
+    session_id = session_start(user=make_user("staff"), user_agent="scanner/1.0").session.id
+    (loaded,) = fixed_sql.fetch(AuthSession, by="id", values=[str(session_id)], related=("user",))
+    assert loaded.id == session_id and values(loaded.user) == values(AuthSession.objects.get(id=session_id).user)
