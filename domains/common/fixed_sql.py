@@ -1,5 +1,5 @@
-"""Hot reads as fixed SQL: what `Model.objects.select_related(...).filter(<field>__in=...)`
-returns, without compiling that query on every call.
+"""Hot reads and writes as fixed SQL: what `Model.objects.select_related(...).filter(<field>__in=...)`
+returns, and what `save()` writes, without compiling a query on every call.
 
 The ORM's compiler costs more CPU than PostgreSQL spends running a small query (an on-sale
 rush runs the same few look-ups thousands of times a minute: the buyer's session, the ticket
@@ -8,9 +8,13 @@ database vendor from the models' own metadata, the values go through the convert
 would apply, and the objects are built with `Model.from_db`: the caller gets the instances
 the ORM would have given it (tests/sales/test_fixed_sql.py compares them field by field).
 
-Only what these look-ups need: non-null foreign keys followed from the main model (inner
-joins, as select_related does for them), one field compared with a list of values, and
-optionally `FOR UPDATE` of the main row only.
+Reads (`fetch`): only what these look-ups need: non-null foreign keys followed from the main
+model (inner joins, as select_related does for them), one field compared with a list of
+values, and optionally `FOR UPDATE` of the main row only.
+
+Writes (`insert`, `update`): the SQL is built once per model (and column set); each value is
+prepared by its field (`pre_save`, so auto_now is set, then `get_db_prep_save`), as `save()`
+does. No signals are sent: use them only for models with no save receivers.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.db import connection
+from django.db import connection, models
+from django.db.models import AutoField, BigAutoField
 
 
 @dataclass(frozen=True)
@@ -100,3 +105,83 @@ def _build(plan: _Plan, row):
         if part.path:
             built[part.path[:-1]]._state.fields_cache[part.path[-1]] = obj
     return built[()]
+
+
+# Field types whose Python value PostgreSQL's driver takes as it is (their get_db_prep_save is
+# the identity there); preparing each value through the field cost a third of an insert's CPU.
+_PLAIN = (
+    models.AutoField, models.BigAutoField, models.BooleanField, models.CharField, models.DateField,
+    models.IntegerField, models.PositiveIntegerField, models.UUIDField, models.ForeignKey,
+)
+
+
+def _preparers(fields, vendor: str) -> tuple:
+    """Per field: None (take the attribute as it is) or the field (pre_save + get_db_prep_save)."""
+    out = []
+    for f in fields:
+        auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        plain = vendor == "postgresql" and isinstance(f, _PLAIN) and not auto  # DateTimeField is a DateField
+        out.append(None if plain else f)
+    return tuple(out)
+
+
+def _params(obj, fields, preparers, add: bool) -> list:
+    return [
+        getattr(obj, f.attname) if p is None else p.get_db_prep_save(p.pre_save(obj, add), connection)
+        for f, p in zip(fields, preparers, strict=True)
+    ]
+
+
+@lru_cache(maxsize=32)
+def _insert_plan(model, vendor: str, want_pk: bool, ignore_conflicts: bool):
+    meta = model._meta
+    auto_pk = isinstance(meta.pk, (AutoField, BigAutoField))
+    fields = [f for f in meta.concrete_fields if not (auto_pk and f.primary_key)]
+    qn = connection.ops.quote_name
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))})"
+    )
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    returning = auto_pk and want_pk and connection.features.can_return_columns_from_insert
+    if returning:
+        sql += f" RETURNING {qn(meta.pk.column)}"
+    return sql, fields, _preparers(fields, vendor), auto_pk, returning
+
+
+@lru_cache(maxsize=32)
+def _update_plan(model, names: tuple[str, ...] | None, vendor: str):
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key] if names is None else [meta.get_field(n) for n in names]
+    qn = connection.ops.quote_name
+    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} WHERE {qn(meta.pk.column)} = %s"
+    return sql, fields, _preparers(fields, vendor)
+
+
+def insert(obj, *, want_pk: bool = True, ignore_conflicts: bool = False, cursor=None) -> None:
+    """INSERT one new instance, like `save(force_insert=True)` without signals.
+
+    `want_pk=False` leaves an auto primary key unread (None); `ignore_conflicts`: a row that
+    would break a unique constraint is not written and raises nothing (`bulk_create`'s
+    ignore_conflicts; the primary key stays None then). `cursor`: a callable giving the cursor
+    to run on (default: the connection's)."""
+    sql, fields, preparers, auto_pk, returning = _insert_plan(type(obj), connection.vendor, want_pk, ignore_conflicts)
+    params = _params(obj, fields, preparers, True)
+    with (cursor or connection.cursor)() as cur:
+        cur.execute(sql, params)
+        if auto_pk and want_pk:
+            row = cur.fetchone() if returning else None
+            obj.pk = row[0] if row else (None if returning else cur.lastrowid)
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+def update(obj, names: tuple[str, ...] | None = None, *, cursor=None) -> None:
+    """UPDATE an existing instance's row: every column, or only `names` (`save(update_fields=names)`:
+    an auto_now field among them is set now). The caller holds the row lock."""
+    sql, fields, preparers = _update_plan(type(obj), tuple(names) if names is not None else None, connection.vendor)
+    params = _params(obj, fields, preparers, False)
+    params.append(type(obj)._meta.pk.get_db_prep_save(obj.pk, connection))
+    with (cursor or connection.cursor)() as cur:
+        cur.execute(sql, params)

@@ -30,6 +30,7 @@ import logging
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -208,7 +209,15 @@ def _insert_select(model, obj, *, source: str, parent: str | None = None) -> tup
     ``<source>.id`` instead of obj's value. Values come from the model fields as save() would
     compute them (defaults, auto_now), typed by casts (character values stay text so a value
     too long fails as it would in a plain INSERT)."""
-    columns, values, params = [], [], []
+    sql, fields = _insert_select_plan(model, source, parent, connection.vendor)
+    return sql, [field.get_db_prep_save(field.pre_save(obj, True), connection) for field in fields]
+
+
+@lru_cache(maxsize=16)
+def _insert_select_plan(model, source: str, parent: str | None, vendor: str) -> tuple[str, tuple]:
+    """The SQL of `_insert_select` and the fields whose values it takes, built once (every won
+    checkout runs four of them)."""
+    columns, values, fields = [], [], []
     for field in model._meta.concrete_fields:
         if field.primary_key:
             continue
@@ -218,9 +227,9 @@ def _insert_select(model, obj, *, source: str, parent: str | None = None) -> tup
             continue
         cast = "text" if field.get_internal_type() in ("CharField", "TextField") else field.cast_db_type(connection)
         values.append(f"CAST(%s AS {cast})")
-        params.append(field.get_db_prep_save(field.pre_save(obj, True), connection))
+        fields.append(field)
     table = connection.ops.quote_name(model._meta.db_table)
-    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {source}", params
+    return f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(values)} FROM {source}", tuple(fields)
 
 
 def _hold_one_statement(*, order: Order, tt: TicketType, qty: int) -> bool:
@@ -396,12 +405,14 @@ def ensure_payment_intent(*, order_id: int, attempts: int = 2) -> PaymentIntentI
             assert last is not None
             raise last
         order.payment_intent_id = pi.id
-        order.save(update_fields=["payment_intent_id", "updated_at"])
-        # One statement (INSERT ... ON CONFLICT DO NOTHING), not get_or_create's SELECT +
-        # savepoint + INSERT: a row for this PaymentIntent already there is left as it is.
-        Payment.objects.bulk_create(
-            [Payment(order=order, provider_payment_id=pi.id, amount=pi.amount, currency=pi.currency.upper())],
-            ignore_conflicts=True,
+        # Fixed SQL (domains/common/fixed_sql.py; no save receivers on either model): every won
+        # checkout runs these two. One statement for the payment (INSERT ... ON CONFLICT DO
+        # NOTHING), not get_or_create's SELECT + savepoint + INSERT: a row for this
+        # PaymentIntent already there is left as it is.
+        fixed_sql.update(order, ("payment_intent_id", "updated_at"))
+        fixed_sql.insert(
+            Payment(order=order, provider_payment_id=pi.id, amount=pi.amount, currency=pi.currency.upper()),
+            want_pk=False, ignore_conflicts=True,
         )
     return pi
 

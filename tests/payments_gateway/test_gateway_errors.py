@@ -175,3 +175,25 @@ def test_from_settings_reads_django_settings_lazily(monkeypatch):
     fake_conf.settings = types.SimpleNamespace(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_TIMEOUT_SECONDS=3)
     real = StripeGateway.from_settings()
     assert (real.api_base, real.emulate_idempotency, real.timeout) == (None, False, 3.0)
+
+
+def test_the_proxy_variables_are_honoured_as_read_at_start(stub, monkeypatch):
+    """The session reads HTTP(S)_PROXY / NO_PROXY once, when the gateway is built (not per
+    request): a deployment that reaches Stripe through a proxy still does."""
+    stub.status = 500
+    api_base = "http://stripe.invalid:4242"  # resolvable only by the proxy
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", stub.api_base)
+    through_proxy = StripeGateway(SECRET_KEY, api_base=api_base, timeout=2)
+    monkeypatch.setenv("NO_PROXY", "stripe.invalid")
+    bypassing = StripeGateway(SECRET_KEY, api_base=api_base, timeout=2)
+    monkeypatch.delenv("HTTP_PROXY")  # later changes are not read per request
+    monkeypatch.delenv("NO_PROXY")
+
+    with pytest.raises(PaymentGatewayUnavailable) as info:
+        call(through_proxy)
+    assert info.value.http_status == 500 and stub.requests == 1  # the proxy (our stub) answered
+    with pytest.raises(PaymentGatewayUnavailable) as info:
+        call(bypassing)
+    assert info.value.http_status is None and stub.requests == 1  # straight to an unknown host

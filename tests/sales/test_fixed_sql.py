@@ -75,3 +75,37 @@ def test_sessions_load_by_uuid_primary_key(make_user):
     session_id = session_start(user=make_user("staff"), user_agent="scanner/1.0").session.id
     (loaded,) = fixed_sql.fetch(AuthSession, by="id", values=[str(session_id)], related=("user",))
     assert loaded.id == session_id and values(loaded.user) == values(AuthSession.objects.get(id=session_id).user)
+
+
+def test_update_of_named_fields_is_save_with_update_fields(make_type, make_user, fake_gateway):
+    order = checkout(make_user(), make_type(), 1)
+    before = Order.objects.get(pk=order.pk)
+    order.payment_intent_id = "pi_fixed"
+    order.status = "cancelled-in-memory-only"  # not named: must not be written
+    fixed_sql.update(order, ("payment_intent_id", "updated_at"))
+    after = Order.objects.get(pk=order.pk)
+    assert after.payment_intent_id == "pi_fixed" and after.status == before.status
+    assert after.updated_at > before.updated_at  # auto_now, as save() sets it
+    assert {k: v for k, v in values(after).items() if k not in ("payment_intent_id", "updated_at")} == {
+        k: v for k, v in values(before).items() if k not in ("payment_intent_id", "updated_at")
+    }
+
+
+def test_insert_writes_what_save_writes_and_can_ignore_a_conflict(make_type, make_user, fake_gateway):
+    from domains.orders.models import Payment
+
+    order = checkout(make_user(), make_type(), 1)
+    Payment.objects.filter(order=order).delete()
+    ours = Payment(order=order, provider_payment_id="pi_one", amount=5000, currency="EUR")
+    fixed_sql.insert(ours)
+    saved = Payment(order=order, provider_payment_id="pi_two", amount=5000, currency="EUR")
+    saved.save()
+    loaded = Payment.objects.get(pk=ours.pk)
+    assert loaded.created_at is not None and loaded.updated_at is not None and not ours._state.adding
+    differ = {"id", "public_id", "provider_payment_id", "created_at", "updated_at"}
+    assert {k: v for k, v in values(loaded).items() if k not in differ} == {k: v for k, v in values(saved).items() if k not in differ}
+
+    again = Payment(order=order, provider_payment_id="pi_one", amount=1, currency="USD")
+    fixed_sql.insert(again, ignore_conflicts=True)  # the unique provider id is taken: nothing written
+    assert again.pk is None
+    assert Payment.objects.get(provider_payment_id="pi_one").amount == 5000

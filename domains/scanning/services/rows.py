@@ -3,8 +3,8 @@
 A scan is a handful of tiny statements; building each one through the ORM (query compilation,
 select_related bookkeeping) cost more CPU than PostgreSQL spent running it (docs/PERFORMANCE.md).
 The reads here are plain SQL on PostgreSQL (the ORM elsewhere, e.g. SQLite in development);
-the writes build their SQL once per model and prepare each value with the field's own
-`get_db_prep_save`, so they behave like `Model.save()` on every database.
+the writes are domains/common/fixed_sql.py's, on the scan's cursor, so they behave like
+`Model.save()` on every database.
 
 The returned objects are ordinary model instances holding the columns a scan needs (the others
 are deferred and load on access like any deferred field).
@@ -16,14 +16,13 @@ import json
 import logging
 import uuid
 from contextlib import contextmanager
-from functools import lru_cache
 
 import psycopg
-from django.db import connection, models, transaction
-from django.db.models import AutoField, BigAutoField
+from django.db import connection, transaction
 from psycopg.pq import TransactionStatus
 
 from domains.accounts.models import User
+from domains.common import fixed_sql
 from domains.events.models import Festival
 from domains.scanning.models import Gate, TicketEntryState, TicketTypeEntryRule
 from domains.scanning.rules import DEFAULT_RULE, Rule
@@ -238,75 +237,14 @@ def _state(row) -> TicketEntryState | None:
     return state
 
 
-# Field types whose Python value PostgreSQL's driver takes as it is (their get_db_prep_save is
-# the identity there); preparing each value through the field cost a third of an insert's CPU.
-_PLAIN = (
-    models.AutoField, models.BigAutoField, models.BooleanField, models.CharField, models.DateField,
-    models.IntegerField, models.PositiveIntegerField, models.UUIDField, models.ForeignKey,
-)
-
-
-def _preparers(fields, vendor: str) -> list:
-    """Per field: None (take the attribute as it is) or the field (pre_save + get_db_prep_save)."""
-    out = []
-    for f in fields:
-        auto = getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-        plain = vendor == "postgresql" and isinstance(f, _PLAIN) and not auto  # DateTimeField is a DateField
-        out.append(None if plain else f)
-    return out
-
-
-def _params(obj, fields, preparers, add: bool) -> list:
-    return [
-        getattr(obj, f.attname) if p is None else p.get_db_prep_save(p.pre_save(obj, add), connection)
-        for f, p in zip(fields, preparers, strict=True)
-    ]
-
-
-@lru_cache(maxsize=16)
-def _insert_plan(model, vendor: str, want_pk: bool = True):
-    meta = model._meta
-    auto_pk = isinstance(meta.pk, (AutoField, BigAutoField))
-    fields = [f for f in meta.concrete_fields if not (auto_pk and f.primary_key)]
-    qn = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)})"
-        f" VALUES ({', '.join(['%s'] * len(fields))})"
-    )
-    returning = auto_pk and want_pk and connection.features.can_return_columns_from_insert
-    if returning:
-        sql += f" RETURNING {qn(meta.pk.column)}"
-    return sql, fields, _preparers(fields, vendor), auto_pk, returning
-
-
-@lru_cache(maxsize=16)
-def _update_plan(model, vendor: str):
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
-    sql = f"UPDATE {qn(meta.db_table)} SET {', '.join(f'{qn(f.column)} = %s' for f in fields)} WHERE {qn(meta.pk.column)} = %s"
-    return sql, fields, _preparers(fields, vendor)
-
-
 def insert(obj, *, want_pk: bool = True) -> None:
-    """INSERT one new instance, like `save(force_insert=True)` without signals (none are
-    connected to these models) and without compiling a query. `want_pk=False` leaves an auto
-    primary key unread (None): in a `scan_transaction()` nothing then waits for the insert's answer
-    before the commit."""
-    sql, fields, preparers, auto_pk, returning = _insert_plan(type(obj), connection.vendor, want_pk)
-    params = _params(obj, fields, preparers, True)
-    with _cursor() as cur:
-        cur.execute(sql, params)
-        if auto_pk and want_pk:
-            obj.pk = cur.fetchone()[0] if returning else cur.lastrowid
-    obj._state.adding = False
-    obj._state.db = _DB
+    """INSERT one new instance on the scan's cursor (fixed_sql.insert: like
+    `save(force_insert=True)` without signals, none are connected to these models).
+    `want_pk=False` leaves an auto primary key unread (None): in a `scan_transaction()` nothing
+    then waits for the insert's answer before the commit."""
+    fixed_sql.insert(obj, want_pk=want_pk, cursor=_cursor)
 
 
 def update(obj) -> None:
     """UPDATE every column of an existing instance (the caller holds its row lock)."""
-    sql, fields, preparers = _update_plan(type(obj), connection.vendor)
-    params = _params(obj, fields, preparers, False)
-    params.append(type(obj)._meta.pk.get_db_prep_save(obj.pk, connection))
-    with _cursor() as cur:
-        cur.execute(sql, params)
+    fixed_sql.update(obj, cursor=_cursor)
