@@ -56,9 +56,16 @@ def bench_env(database: str, **extra: str) -> dict:
 
 
 def prepare_database(env: dict) -> None:
-    """Create the database if needed, migrate, and load the demo data."""
+    """A new database (dropped first if it exists), migrated, with the demo data.
+
+    New every time: rows left by earlier runs change the figures. A database that had taken
+    fifteen rushes (41 ticket types in one festival, 6,006 holds still `active` because no
+    scheduler ran to release them) gave a 5 s rush's p99 of 850 ms; a new one, 117 ms, minutes
+    apart (docs/PERFORMANCE.md, seventh round)."""
     name = env["DATABASE_URL"].rsplit("/", 1)[1]
-    subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"CREATE DATABASE {name}"], capture_output=True)
+    psql = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc"]
+    subprocess.run([*psql, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"], capture_output=True, check=True)
+    subprocess.run([*psql, f"CREATE DATABASE {name}"], capture_output=True, check=True)
     subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
     subprocess.run([PY, "manage.py", "seed_demo"], cwd=ROOT, env=env, check=True, capture_output=True)
 

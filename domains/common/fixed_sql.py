@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from django.db import connection, models
 from django.db.models import AutoField, BigAutoField
+from django.db.transaction import TransactionManagementError
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ def fetch(model, *, by: str, values: list, related: tuple[str, ...] = (), lock: 
     """The `model` instances whose `by` field is one of `values`, each with the objects of
     `related` (select_related's spelling: "festival", "ticket_type__festival") already loaded;
     `lock`: their rows (not the related ones) locked until the transaction ends. Unordered."""
+    if lock and connection.features.has_select_for_update and connection.get_autocommit():
+        # As select_for_update(): a lock released at once by autocommit protects nothing.
+        raise TransactionManagementError("fetch(lock=True) needs an open transaction (atomic()).")
     if not values:
         return []
     plan = _plan(model, related, by, len(values), lock, connection.vendor)

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 from django.db import transaction
+from django.db.transaction import TransactionManagementError
 
 from domains.accounts.models import AuthSession
 from domains.common import fixed_sql
@@ -65,8 +66,21 @@ def test_the_locked_order_is_the_one_the_orm_loads(make_type, make_user, fake_ga
     expected = Order.objects.select_related("festival", "buyer").get(pk=order.pk)
     assert values(locked) == values(plain) == values(expected)
     assert values(locked.festival) == values(expected.festival) and values(locked.buyer) == values(expected.buyer)
-    with pytest.raises(Order.DoesNotExist):
+    with pytest.raises(Order.DoesNotExist), transaction.atomic():
         _lock_order(order.pk + 1000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lock_outside_a_transaction_is_refused_as_select_for_update_refuses_it(make_type, make_user, fake_gateway):
+    from django.db import connection
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("no row locks on this database (SQLite): neither refuses")
+    order = checkout(make_user(), make_type(), 1)
+    with pytest.raises(TransactionManagementError):
+        Order.objects.select_for_update().filter(pk=order.pk).first()
+    with pytest.raises(TransactionManagementError):
+        fixed_sql.fetch(Order, by="id", values=[order.pk], lock=True)
 
 
 def test_sessions_load_by_uuid_primary_key(make_user):
