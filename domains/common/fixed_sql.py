@@ -30,7 +30,7 @@ from django.db.transaction import TransactionManagementError
 @dataclass(frozen=True)
 class _Part:
     model: type
-    path: tuple[str, ...]  # the foreign keys followed from the main model ("" for itself)
+    path: tuple[str, ...]  # the foreign keys followed from the main model (empty for itself)
     attnames: tuple[str, ...]
     start: int
     stop: int
