@@ -256,6 +256,44 @@ async def race(port, data, offset, k, r):
             "other_answers": sorted({v for row in results for v in row} - {"ADMITTED", "ALREADY_USED"})}
 
 
+async def paced(port, make_request, devices, per_device_rate, duration):
+    """Gate scanners at a human pace: `devices` scanners, each scanning `per_device_rate` times
+    a second for `duration` s (staggered), each on its own keep-alive connection and never
+    with two scans in flight (a scanner waits for its answer). Open loop: a scan's latency
+    counts from its planned time, so a late answer also delays (and counts against) the next."""
+    latencies, verdicts, errors = [], {}, 0
+    per_device = int(duration * per_device_rate)
+    started = time.perf_counter()
+
+    async def device(w):
+        nonlocal errors
+        conn = Conn(port)
+        try:
+            for j in range(per_device):
+                planned = started + (w / devices + j) / per_device_rate
+                await asyncio.sleep(max(0.0, planned - time.perf_counter()))
+                path, body, headers, parse = make_request(w, w * per_device + j)
+                try:
+                    status, payload = await conn.post(path, body, headers)
+                except (OSError, asyncio.IncompleteReadError):
+                    errors += 1
+                    conn.close()
+                    continue
+                latencies.append(time.perf_counter() - planned)
+                verdict = parse(status, payload)
+                verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        finally:
+            conn.close()
+
+    await asyncio.gather(*(device(w) for w in range(devices)))
+    elapsed = time.perf_counter() - started
+    return {
+        "devices": devices, "scans_per_device_per_s": per_device_rate, "requests": len(latencies),
+        "per_second": round(len(latencies) / elapsed, 1), "p50_ms": pct(latencies, 50), "p95_ms": pct(latencies, 95),
+        "p99_ms": pct(latencies, 99), "errors": errors, "verdicts": verdicts,
+    }
+
+
 async def burst(port, make_request, n, warm):
     """N requests sent at once, one keep-alive connection each (opened and warmed with `warm`, a
     (path, body, headers) request, before the clock starts): the shape of the on-sale burst, for
