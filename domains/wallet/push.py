@@ -56,7 +56,10 @@ def _push_apple(wallet_pass: WalletPass) -> dict:
 
 def _patch_google(wallet_pass: WalletPass) -> dict:
     creds = google_credentials()
-    changes = {"state": render.google_state(wallet_pass)}
+    # The state and the barcode as the pass is rendered now: the barcode changes when the QR
+    # signing key does (wallet_passes_refresh), and sending it always keeps the two in step.
+    rendered = render.google_object(wallet_pass)
+    changes = {"state": rendered["state"], "barcode": rendered["barcode"]}
     try:
         status = google_patch_object(google_transport(), creds.service_account, render.google_object_id(wallet_pass), changes)
     except GoogleApiError as exc:

@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 _ONE_SECOND = dt.timedelta(seconds=1)
 
 
+def _touch(wallet_pass: WalletPass, stamp: dt.datetime) -> None:
+    """A new update tag for a changed pass. HTTP dates (Last-Modified / If-Modified-Since) have
+    whole seconds: move to a later second than before, or a device that fetched the pass
+    earlier in the same second would be answered 304 and keep showing the old pass."""
+    wallet_pass.last_updated = max(stamp, wallet_pass.last_updated.replace(microsecond=0) + _ONE_SECOND)
+
+
 def _holder_name(user) -> str:
     return (getattr(user, "full_name", "") or user.email)[:200]
 
@@ -100,10 +107,7 @@ def wallet_passes_ticket_changed(*, ticket_id: int) -> list[int]:
             status = _status_for(wallet_pass, ticket)
             if status != wallet_pass.status:
                 wallet_pass.status = status
-                # HTTP dates (Last-Modified / If-Modified-Since) have whole seconds: move to a
-                # later second than before, or a device that fetched the pass earlier in the
-                # same second would be answered 304 and keep showing the old pass.
-                wallet_pass.last_updated = max(stamp, wallet_pass.last_updated.replace(microsecond=0) + _ONE_SECOND)
+                _touch(wallet_pass, stamp)
                 wallet_pass.save(update_fields=["status", "last_updated"])
                 changed.append(wallet_pass.pk)
         if changed:
@@ -112,3 +116,31 @@ def wallet_passes_ticket_changed(*, ticket_id: int) -> list[int]:
             ids = list(changed)
             transaction.on_commit(lambda: [push_wallet_pass_update.send(pk) for pk in ids])
     return changed
+
+
+def wallet_passes_refresh(*, batch: int = 500) -> int:
+    """Every live (ACTIVE) pass gets a new update tag and, after its batch commits, a push to
+    its devices / a PATCH to Google, so that wallets fetch it again: what a pass shows is
+    rendered when it is fetched, so it then carries the code signed with the current QR key.
+    For after a QR signing secret was dropped (README, "Rotating the QR key"); harmless to run
+    again. Batches of `batch` passes, each its own transaction. Returns how many passes."""
+    from workers.wallet import push_wallet_pass_update
+
+    total, after = 0, 0
+    while True:
+        with transaction.atomic():
+            passes = list(
+                WalletPass.objects.select_for_update()
+                .filter(status=WalletPass.Status.ACTIVE, pk__gt=after)
+                .order_by("pk")[:batch]
+            )
+            if not passes:
+                return total
+            stamp = now()
+            for wallet_pass in passes:
+                _touch(wallet_pass, stamp)
+                wallet_pass.save(update_fields=["last_updated"])
+            ids = [wallet_pass.pk for wallet_pass in passes]
+            transaction.on_commit(lambda ids=ids: [push_wallet_pass_update.send(pk) for pk in ids])
+        total += len(passes)
+        after = passes[-1].pk

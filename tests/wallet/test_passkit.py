@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from django.db import transaction
 
+from domains.tickets.models import Ticket
 from domains.tickets.qr import qr_decode, qr_encode
 from domains.wallet.models import PassKitDeviceRegistration, PassKitLog, WalletPass
 from domains.wallet.passes.pkpass import verify_pkpass
+from domains.wallet.services import wallet_passes_ticket_changed
 from tests.support.graphql import GraphQLClient
 from tests.wallet import transports
 from tests.wallet.conftest import create_apple, create_google, path_of, unzip
@@ -86,7 +89,8 @@ def test_passkit_end_to_end_refund(holder_client, ticket, dev_credentials, run_j
     assert len(patches) == 1
     issuer = settings.WALLET_DEV_GOOGLE_ISSUER_ID
     assert patches[0].url.endswith(f"/eventTicketObject/{issuer}.{google_pass['serialNumber']}")
-    assert patches[0].json_body == {"state": "INACTIVE"}
+    assert patches[0].json_body["state"] == "INACTIVE" and set(patches[0].json_body) == {"state", "barcode"}
+    assert patches[0].json_body["barcode"]["value"] == qr_encode(ticket)  # the pass's own version, as served
     assert patches[0].headers["Authorization"] == "Bearer ya29.test-token"
 
     updated = call("GET", f"{serials_path}?passesUpdatedSince={first_tag}")
@@ -164,3 +168,51 @@ def test_gone_push_token_is_unregistered_and_rollback_sends_nothing(holder_clien
     run_jobs()
     assert len(transports.APNS.sent) == 1
     assert not PassKitDeviceRegistration.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_qr_secret_is_dropped_a_refresh_gives_installed_passes_the_new_code(
+    holder_client, ticket, dev_credentials, run_jobs, settings, as_user
+):
+    """README, "Rotating the QR key": a leaked secret is dropped; `wallet_refresh_passes` makes
+    every live pass fetch itself again, now with a code the gate accepts."""
+    from django.core.management import call_command
+
+    from domains.tickets.qr import InvalidQrCode
+
+    certs, _ = dev_credentials
+    settings.QR_SIGNING_SECRET = "first-qr-secret-" + "f" * 32
+    settings.QR_SIGNING_PREVIOUS_SECRETS = []
+    created = create_apple(holder_client, ticket)["walletPass"]
+    google_pass = create_google(holder_client, ticket)["walletPass"]
+    pass_json = installed(created)
+    token, serial, type_id = pass_json["authenticationToken"], pass_json["serialNumber"], pass_json["passTypeIdentifier"]
+    assert call("POST", registration_path(pass_json), token=token, body={"pushToken": PUSH_TOKEN}).status_code == 201
+    serials_path = f"{BASE}/devices/{DEVICE}/registrations/{type_id}"
+    first_tag = call("GET", serials_path).json()["lastUpdated"]
+    old_code = pass_json["barcodes"][0]["message"]
+    # A superseded pass of another ticket stays as it is (only live passes are refreshed).
+    other = Ticket.objects.create(ticket_type=ticket.ticket_type, holder=holder_client.user)
+    create_apple(holder_client, other)
+    Ticket.objects.filter(pk=other.pk).update(status=Ticket.Status.VOID)
+    wallet_passes_ticket_changed(ticket_id=other.pk)
+    run_jobs()
+    transports.APNS.sent.clear(), transports.GOOGLE.sent.clear()
+
+    settings.QR_SIGNING_SECRET = "second-qr-secret-" + "s" * 32  # the first one leaked: dropped
+    with pytest.raises(InvalidQrCode):
+        qr_decode(old_code)
+    out = io.StringIO()
+    call_command("wallet_refresh_passes", stdout=out)
+    assert out.getvalue().startswith("2 wallet passes refreshed")
+    run_jobs()
+
+    assert [r.url.rsplit("/", 1)[1] for r in transports.APNS.sent] == [PUSH_TOKEN]
+    [patch] = transports.GOOGLE.patches
+    assert patch.url.endswith(f".{google_pass['serialNumber']}")
+    assert patch.json_body == {"state": "ACTIVE", "barcode": {**patch.json_body["barcode"], "value": qr_encode(ticket)}}
+    updated = call("GET", f"{serials_path}?passesUpdatedSince={first_tag}")
+    assert updated.status_code == 200 and updated.json()["serialNumbers"] == [serial]
+    fresh = verify_pkpass(call("GET", f"{BASE}/passes/{type_id}/{serial}", token=token).content, certs.root_pem)
+    new_code = fresh["barcodes"][0]["message"]
+    assert new_code == qr_encode(ticket) != old_code and qr_decode(new_code).public_id == ticket.public_id
