@@ -275,6 +275,10 @@ CONTACT_FORM_PER_HOUR = env_int("CONTACT_FORM_PER_HOUR", 5)
 # through a version in the cache (domains/common/readcache.py). The suite runs without it
 # (tests change rows behind the services' back); tests/perf switch it on.
 PUBLIC_READ_CACHE_SECONDS = env_int("PUBLIC_READ_CACHE_SECONDS", 0 if TESTING else 5)
+# After a write, the public catalogue may still be answered from the previous value until it
+# is this old (one recomputation per process per interval however fast writes come: an
+# on-sale changes availability with every checkout hold). 0: every write shows at once.
+PUBLIC_READ_MAX_STALE_MS = env_int("PUBLIC_READ_MAX_STALE_MS", 1000)
 # The same for a ticket type's entry rule, read on every scan (invalidated by its changes).
 ENTRY_RULE_CACHE_SECONDS = env_int("ENTRY_RULE_CACHE_SECONDS", 0 if TESTING else 60)
 

@@ -8,7 +8,9 @@ keeps such responses in process memory, keyed by the request (method, query stri
 Origin), and serves one again only while every listed scope still has the same version: one
 cache round trip per hit, no Django middleware, no GraphQL execution. A write anywhere bumps a
 version (readcache.changed) and every process recomputes on its next request; entries also
-expire with PUBLIC_READ_CACHE_SECONDS.
+expire with PUBLIC_READ_CACHE_SECONDS. As in readcache, a response whose data is younger than
+PUBLIC_READ_MAX_STALE_MS is still served after a change, and so is the previous one while one
+thread of the process recomputes it: a stream of writes costs one recomputation per interval.
 """
 
 from __future__ import annotations
@@ -28,23 +30,28 @@ ENVIRON_FLAG = "festival.public_response_cache"  # set by the middleware: the vi
 CACHEABLE_FIELDS = frozenset({"festival", "ticketTypes", "__typename"})
 MAX_BODY = 8192
 MAX_ENTRIES = 512
-_store: dict[tuple, tuple[dict[str, str], dt.datetime, str, list, bytes]] = {}
+# key -> (versions, valid until, status, headers, body, when its oldest data was computed)
+_store: dict[tuple, tuple[dict[str, str], dt.datetime, str, list, bytes, dt.datetime]] = {}
+_refreshing: dict[tuple, dt.datetime] = {}
 _lock = threading.Lock()
 
 
+_TIMES = (readcache.UNTIL, readcache.COMPUTED)
+
+
 def mark_value(seen: dict) -> str:
-    """scope=version,...,@until=<epoch seconds> (readcache.seen())."""
-    parts = [f"{scope}={version}" for scope, version in sorted(seen.items()) if scope != readcache.UNTIL]
-    until = seen.get(readcache.UNTIL)
-    if until is not None:
-        parts.append(f"{readcache.UNTIL}={until.timestamp():.3f}")
+    """scope=version,...,@until=<epoch seconds>,@computed=<epoch seconds> (readcache.seen())."""
+    parts = [f"{scope}={version}" for scope, version in sorted(seen.items()) if scope not in _TIMES]
+    for name in _TIMES:
+        if seen.get(name) is not None:
+            parts.append(f"{name}={seen[name].timestamp():.3f}")
     return ",".join(parts)
 
 
-def _parse_mark(value: str) -> tuple[dict[str, str], dt.datetime | None]:
+def _parse_mark(value: str) -> tuple[dict[str, str], dt.datetime | None, dt.datetime | None]:
     pairs = dict(part.split("=", 1) for part in value.split(",") if "=" in part)
-    until = pairs.pop(readcache.UNTIL, None)
-    return pairs, (dt.datetime.fromtimestamp(float(until), tz=dt.UTC) if until else None)
+    until, computed = (pairs.pop(name, None) for name in _TIMES)
+    return pairs, *(dt.datetime.fromtimestamp(float(t), tz=dt.UTC) if t else None for t in (until, computed))
 
 
 def is_cacheable_document(document, operation_name: str | None) -> bool:
@@ -60,6 +67,24 @@ def is_cacheable_document(document, operation_name: str | None) -> bool:
         return False
     selections = operations[0].selection_set.selections
     return all(isinstance(s, FieldNode) and s.name.value in CACHEABLE_FIELDS and not s.directives for s in selections)
+
+
+def _after_change(key: tuple, computed: dt.datetime, at: dt.datetime) -> tuple[bool, bool]:
+    """(serve the previous response, this thread claimed the recomputation) once its data has
+    changed: served while younger than PUBLIC_READ_MAX_STALE_MS or while another thread of this
+    process recomputes it; otherwise this thread recomputes (claiming it when bounded staleness
+    is on, so that the others keep serving meanwhile)."""
+    max_stale = getattr(settings, "PUBLIC_READ_MAX_STALE_MS", 0)
+    if not max_stale:
+        return False, False
+    if at - computed < dt.timedelta(milliseconds=max_stale):
+        return True, False
+    with _lock:
+        started = _refreshing.get(key)
+        if started is not None and at - started < readcache.REFRESH_CLAIM_LIMIT:
+            return True, False
+        _refreshing[key] = at
+        return False, True
 
 
 class PublicResponseCache:
@@ -100,13 +125,28 @@ class PublicResponseCache:
             return self.app(environ, start_response)
         environ[ENVIRON_FLAG] = True
         entry = _store.get(key)
+        claimed = False
         if entry is not None:
-            versions, until, status, headers, body = entry
-            if until > now() and readcache.versions(list(versions)) == versions:
-                request_id = environ.get("HTTP_X_REQUEST_ID", "")
-                request_id = request_id if request_id.isalnum() and len(request_id) <= 64 else uuid.uuid4().hex
-                start_response(status, [*headers, ("X-Request-Id", request_id)])
-                return [body]
+            versions, until, status, headers, body, computed = entry
+            at = now()
+            if until > at:
+                if readcache.versions(list(versions)) == versions:
+                    serve = True
+                else:
+                    serve, claimed = _after_change(key, computed, at)
+                if serve:
+                    request_id = environ.get("HTTP_X_REQUEST_ID", "")
+                    request_id = request_id if request_id.isalnum() and len(request_id) <= 64 else uuid.uuid4().hex
+                    start_response(status, [*headers, ("X-Request-Id", request_id)])
+                    return [body]
+        try:
+            return self._recompute(key, environ, start_response)
+        finally:
+            if claimed:
+                with _lock:
+                    _refreshing.pop(key, None)
+
+    def _recompute(self, key, environ, start_response):
         captured: dict = {}
 
         def capture(status, headers, exc_info=None):
@@ -124,17 +164,19 @@ class PublicResponseCache:
         mark = captured.get("mark")
         if mark and captured["status"].startswith("200"):
             headers = [(k, v) for k, v in captured["headers"] if k.lower() not in ("x-request-id", "set-cookie")]
-            versions, until = _parse_mark(mark)
-            latest = now() + dt.timedelta(seconds=settings.PUBLIC_READ_CACHE_SECONDS)
+            versions, until, computed = _parse_mark(mark)
+            at = now()
+            latest = at + dt.timedelta(seconds=settings.PUBLIC_READ_CACHE_SECONDS)
             until = min(until, latest) if until else latest
             if versions:
                 with _lock:
                     if len(_store) >= MAX_ENTRIES:
                         _store.clear()
-                    _store[key] = (versions, until, captured["status"], headers, body)
+                    _store[key] = (versions, until, captured["status"], headers, body, computed or at)
         return [body]
 
 
 def clear() -> None:
     with _lock:
         _store.clear()
+        _refreshing.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
 from domains.common import readcache
@@ -23,7 +24,9 @@ def festival_get(slug: str | None = None) -> Festival | None:
 def festival_get_public(slug: str | None = None) -> Festival | None:
     """festival_get, cached until a festival changes (domains/events/signals.py). The instance
     is shared by the requests of this process: read it, never change or save it."""
-    return readcache.cached(FESTIVALS_SCOPE, f"festival:{slug or ''}", lambda: festival_get(slug))
+    return readcache.cached(
+        FESTIVALS_SCOPE, f"festival:{slug or ''}", lambda: festival_get(slug), max_stale_ms=settings.PUBLIC_READ_MAX_STALE_MS
+    )
 
 
 def sponsor_list(festival: Festival) -> QuerySet[Sponsor]:

@@ -198,7 +198,7 @@ def _warm_catalogue(festival) -> None:
     if not conf.sold_out_fast_path():
         return
     try:
-        ticket_type_list_public(festival)
+        ticket_type_list_public(festival, exact=True)  # peek() takes only the current version
     except Exception:  # noqa: BLE001 - an optimisation only
         log.warning("catalogue warm-up after SOLD_OUT failed", exc_info=True)
 

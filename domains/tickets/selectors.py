@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import IntegerField, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -56,12 +57,15 @@ def catalogue_scope(festival_id: int) -> str:
     return f"catalogue:{festival_id}"
 
 
-def ticket_type_list_public(festival) -> list[TicketType]:
+def ticket_type_list_public(festival, *, exact: bool = False) -> list[TicketType]:
     """ticket_type_list (active types, live availability), cached per festival until a type or
-    its counters change (domains/tickets/signals.py, inventory.py); shared, read-only."""
+    its counters change (domains/tickets/signals.py, inventory.py); shared, read-only. What
+    visitors see may be up to PUBLIC_READ_MAX_STALE_MS old after a change (a checkout never
+    relies on it: it reserves in the database); `exact`: as of the latest change."""
     return readcache.cached(
         catalogue_scope(festival.pk), "ticket_types", lambda: ticket_type_list(festival),
         valid_until=lambda types: _next_hold_expiry([t.pk for t in types]),
+        max_stale_ms=0 if exact else settings.PUBLIC_READ_MAX_STALE_MS,
     )
 
 

@@ -10,6 +10,7 @@ def read_cache(settings):
     from schema import response_cache
 
     settings.PUBLIC_READ_CACHE_SECONDS = 5
+    settings.PUBLIC_READ_MAX_STALE_MS = 0  # every write shows at once (test_read_coalescing.py: bounded)
     settings.ENTRY_RULE_CACHE_SECONDS = 60
     readcache.clear()
     response_cache.clear()
