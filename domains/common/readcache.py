@@ -89,19 +89,19 @@ def cached(
                 return entry[2]  # type: ignore[return-value]
     try:
         value = compute()
+        until = now + dt.timedelta(seconds=seconds)
+        stale_at = valid_until(value) if valid_until else None
+        if stale_at is not None:
+            until = min(until, stale_at)
+        fresh = (version, until, value, now)
+        with _lock:
+            if len(_memo) >= MAX_ENTRIES:
+                _memo.clear()
+            _memo[key] = fresh
     finally:
-        if claimed:
+        if claimed:  # released once the new value is in place (or the computation failed)
             with _lock:
                 _refreshing.pop(key, None)
-    until = now + dt.timedelta(seconds=seconds)
-    stale_at = valid_until(value) if valid_until else None
-    if stale_at is not None:
-        until = min(until, stale_at)
-    fresh = (version, until, value, now)
-    with _lock:
-        if len(_memo) >= MAX_ENTRIES:
-            _memo.clear()
-        _memo[key] = fresh
     _note(seen, scope, fresh)
     return value
 
