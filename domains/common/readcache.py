@@ -14,9 +14,10 @@ on-sale every checkout hold changes the catalogue, up to hundreds of times a sec
 may therefore accept a bounded staleness (`max_stale_ms`; the public catalogue takes
 PUBLIC_READ_MAX_STALE_MS, default 1000): after a change, the previous value is still answered
 until it is that old, and then one thread per process recomputes it while the others keep
-answering the previous value. Measured: public reads during a 100-checkouts-a-second rush fell
-from ~2,400 to 18-97 requests/s without it (docs/PERFORMANCE.md, seventh round). Whatever must
-be exact does not use it: the sold-out fast path (`peek`), the scan's entry rules, and every
+answering the previous value: one recomputation per interval and process instead of one per
+write (public reads beside a 100-checkouts-a-second rush: median ~54 requests/s without it,
+~97 with it, against ~2,400 with nothing changing; docs/PERFORMANCE.md). Whatever must be
+exact does not use it: the sold-out fast path (`peek`), the scan's entry rules, and every
 write path, which reads the database.
 """
 
