@@ -32,7 +32,6 @@ MAX_BODY = 8192
 MAX_ENTRIES = 512
 # key -> (versions, valid until, status, headers, body, when its oldest data was computed)
 _store: dict[tuple, tuple[dict[str, str], dt.datetime, str, list, bytes, dt.datetime]] = {}
-_refreshing: dict[tuple, dt.datetime] = {}
 _lock = threading.Lock()
 
 
@@ -67,24 +66,6 @@ def is_cacheable_document(document, operation_name: str | None) -> bool:
         return False
     selections = operations[0].selection_set.selections
     return all(isinstance(s, FieldNode) and s.name.value in CACHEABLE_FIELDS and not s.directives for s in selections)
-
-
-def _after_change(key: tuple, computed: dt.datetime, at: dt.datetime) -> tuple[bool, bool]:
-    """(serve the previous response, this thread claimed the recomputation) once its data has
-    changed: served while younger than PUBLIC_READ_MAX_STALE_MS or while another thread of this
-    process recomputes it; otherwise this thread recomputes (claiming it when bounded staleness
-    is on, so that the others keep serving meanwhile)."""
-    max_stale = getattr(settings, "PUBLIC_READ_MAX_STALE_MS", 0)
-    if not max_stale:
-        return False, False
-    if at - computed < dt.timedelta(milliseconds=max_stale):
-        return True, False
-    with _lock:
-        started = _refreshing.get(key)
-        if started is not None and at - started < readcache.REFRESH_CLAIM_LIMIT:
-            return True, False
-        _refreshing[key] = at
-        return False, True
 
 
 class PublicResponseCache:
@@ -133,7 +114,8 @@ class PublicResponseCache:
                 if readcache.versions(list(versions)) == versions:
                     serve = True
                 else:
-                    serve, claimed = _after_change(key, computed, at)
+                    max_stale = getattr(settings, "PUBLIC_READ_MAX_STALE_MS", 0)
+                    serve, claimed = readcache.after_change(("response", *key), computed, at, max_stale)
                 if serve:
                     request_id = environ.get("HTTP_X_REQUEST_ID", "")
                     request_id = request_id if request_id.isalnum() and len(request_id) <= 64 else uuid.uuid4().hex
@@ -143,8 +125,7 @@ class PublicResponseCache:
             return self._recompute(key, environ, start_response)
         finally:
             if claimed:
-                with _lock:
-                    _refreshing.pop(key, None)
+                readcache.release(("response", *key))
 
     def _recompute(self, key, environ, start_response):
         captured: dict = {}
@@ -179,4 +160,3 @@ class PublicResponseCache:
 def clear() -> None:
     with _lock:
         _store.clear()
-        _refreshing.clear()

@@ -40,7 +40,7 @@ T = TypeVar("T")
 # (scope, name) -> (version, valid until, value, computed at)
 _memo: dict[tuple[str, str], tuple[str, dt.datetime, object, dt.datetime]] = {}
 # (scope, name) -> when a thread of this process started recomputing it (single flight)
-_refreshing: dict[tuple[str, str], dt.datetime] = {}
+_refreshing: dict[tuple, dt.datetime] = {}  # also the response cache's keys (schema/response_cache.py)
 REFRESH_CLAIM_LIMIT = dt.timedelta(seconds=10)  # a claim older than this is ignored (its thread died)
 # The (scope, version) pairs a request read through this cache (schema/response_cache.py).
 _seen: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("readcache_seen", default=None)
@@ -83,11 +83,10 @@ def cached(
         if entry[0] == version:
             _note(seen, scope, entry)
             return entry[2]  # type: ignore[return-value]
-        if max_stale_ms:
-            young = now - entry[3] < dt.timedelta(milliseconds=max_stale_ms)
-            if young or not (claimed := _claim(key, now)):
-                _note(seen, scope, entry)
-                return entry[2]  # type: ignore[return-value]
+        serve, claimed = after_change(key, entry[3], now, max_stale_ms)
+        if serve:
+            _note(seen, scope, entry)
+            return entry[2]  # type: ignore[return-value]
     try:
         value = compute()
         until = now + dt.timedelta(seconds=seconds)
@@ -101,20 +100,31 @@ def cached(
             _memo[key] = fresh
     finally:
         if claimed:  # released once the new value is in place (or the computation failed)
-            with _lock:
-                _refreshing.pop(key, None)
+            release(key)
     _note(seen, scope, fresh)
     return value
 
 
-def _claim(key: tuple[str, str], now: dt.datetime) -> bool:
-    """True for the one thread of this process that is to recompute `key` now."""
+def after_change(key: tuple, computed: dt.datetime, at: dt.datetime, max_stale_ms: int) -> tuple[bool, bool]:
+    """For a value (or response) whose data has changed since `computed`: (serve it still, this
+    thread claimed the recomputation). Served while younger than `max_stale_ms` or while another
+    thread of this process recomputes it; otherwise this thread recomputes, claiming it when
+    staleness is allowed at all so that the others keep serving meanwhile (`release` after)."""
+    if not max_stale_ms:
+        return False, False
+    if at - computed < dt.timedelta(milliseconds=max_stale_ms):
+        return True, False
     with _lock:
         started = _refreshing.get(key)
-        if started is not None and now - started < REFRESH_CLAIM_LIMIT:
-            return False
-        _refreshing[key] = now
-        return True
+        if started is not None and at - started < REFRESH_CLAIM_LIMIT:
+            return True, False
+        _refreshing[key] = at
+        return False, True
+
+
+def release(key: tuple) -> None:
+    with _lock:
+        _refreshing.pop(key, None)
 
 
 def _note(seen: dict | None, scope: str, entry: tuple) -> None:

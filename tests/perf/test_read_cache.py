@@ -3,7 +3,6 @@ fewer queries, and every write is visible on the next read."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -11,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from domains.tickets import inventory
+from tests.perf.wsgi import call_wsgi
 from tests.sales.helpers import checkout
 
 CATALOGUE = "query Catalogue { festival { name } ticketTypes { name available soldOut } }"
@@ -72,31 +72,13 @@ def test_uncommitted_writes_do_not_invalidate_until_commit(read_cache, make_type
     assert ticket_type_list_public(festival)[0].capacity == 5
 
 
-def _wsgi(body: bytes, **extra):
-    from festival.wsgi import application
-
-    environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/graphql/", "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "wsgi.url_scheme": "http", "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver", **extra,
-    }
-    out = {}
-
-    def start_response(status, headers, exc_info=None):
-        out["status"], out["headers"] = status, dict(headers)
-
-    payload = b"".join(application(environ, start_response))
-    return out["status"], out["headers"], json.loads(payload)
-
-
 @pytest.mark.django_db(transaction=True)
 def test_wsgi_response_cache_serves_without_django_and_follows_writes(read_cache, make_type, monkeypatch):
     from django.core.handlers.wsgi import WSGIHandler
 
     tt = make_type(capacity=10, name="Day")
     body = json.dumps({"query": CATALOGUE}).encode()
-    status, headers, first = _wsgi(body)
+    status, headers, first = call_wsgi(body)
     assert status.startswith("200") and "X-Public-Cache" not in headers and headers.get("X-Request-Id")
     calls = {"n": 0}
     original = WSGIHandler.__call__
@@ -106,16 +88,16 @@ def test_wsgi_response_cache_serves_without_django_and_follows_writes(read_cache
         return original(self, environ, start_response)
 
     monkeypatch.setattr(WSGIHandler, "__call__", counting)
-    assert _wsgi(body)[2] == first and calls["n"] == 0  # from memory
+    assert call_wsgi(body)[2] == first and calls["n"] == 0  # from memory
     tt.name = "Day Pass"
     tt.save()
-    assert _wsgi(body)[2]["data"]["ticketTypes"][0]["name"] == "Day Pass" and calls["n"] == 1
+    assert call_wsgi(body)[2]["data"]["ticketTypes"][0]["name"] == "Day Pass" and calls["n"] == 1
     # Signed-in requests and mutations always reach Django.
-    _wsgi(body, HTTP_AUTHORIZATION="Bearer nope")
+    call_wsgi(body, HTTP_AUTHORIZATION="Bearer nope")
     assert calls["n"] == 2
     me = json.dumps({"query": "{ festival { name } me { email } }"}).encode()
-    _wsgi(me)
-    _wsgi(me)
+    call_wsgi(me)
+    call_wsgi(me)
     assert calls["n"] == 4
 
 

@@ -5,7 +5,6 @@ costs one recomputation per interval and process, not one per request; what must
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import threading
 import time
@@ -15,6 +14,7 @@ import pytest
 from domains.common import readcache
 from domains.common.clock import now
 from schema import response_cache
+from tests.perf.wsgi import call_wsgi
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -109,20 +109,7 @@ def test_a_failed_recomputation_lets_the_next_reader_try(bounded):
 
 
 def _wsgi(body: bytes):
-    from festival.wsgi import application
-
-    environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/graphql/", "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "SERVER_NAME": "testserver",
-        "SERVER_PORT": "80", "wsgi.url_scheme": "http", "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "testserver",
-    }
-    out = {}
-
-    def start_response(status, headers, exc_info=None):
-        out["status"] = status
-
-    return json.loads(b"".join(application(environ, start_response)))
+    return call_wsgi(body)[2]
 
 
 def test_the_response_cache_serves_the_previous_answer_within_the_bound(bounded, make_type, monkeypatch):
