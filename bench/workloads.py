@@ -294,17 +294,23 @@ async def paced(port, make_request, devices, per_device_rate, duration):
     }
 
 
-async def burst(port, make_request, n, warm):
-    """N requests sent at once, one keep-alive connection each (opened and warmed with `warm`, a
-    (path, body, headers) request, before the clock starts): the shape of the on-sale burst, for
-    any endpoint. Its p99 is bounded below by the work of all N requests over the machine's cores."""
+async def _one_connection_each(port, make_request, n, warm, window_s=0.0):
+    """N requests, one keep-alive connection each (opened and warmed with `warm`, a (path, body,
+    headers) request, before the clock starts). window_s=0: all at once; window_s>0: open loop,
+    request i is sent at i * window_s / n whatever the server is doing, and its latency counts
+    from that planned time (a late generator cannot hide server queueing).
+    Returns ([(latency s, outcome), ...], elapsed s, outcome counts)."""
     conns = [Conn(port) for _ in range(n)]
     await asyncio.gather(*(c.post(*warm) for c in conns))
     results = []
 
     async def one(i):
         path, body, headers, parse = make_request(0, i)
-        t0 = time.perf_counter()
+        if window_s:
+            t0 = started + i * window_s / n
+            await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
+        else:
+            t0 = time.perf_counter()
         try:
             status, payload = await conns[i].post(path, body, headers)
             outcome = parse(status, payload)
@@ -320,45 +326,29 @@ async def burst(port, make_request, n, warm):
     outcomes: dict[str, int] = {}
     for _, o in results:
         outcomes[o] = outcomes.get(o, 0) + 1
+    return results, elapsed, outcomes
+
+
+async def burst(port, make_request, n, warm):
+    """N requests sent at once (`_one_connection_each`): the shape of the on-sale burst, for any
+    endpoint. Its p99 is bounded below by the work of all N requests over the machine's cores."""
+    results, elapsed, outcomes = await _one_connection_each(port, make_request, n, warm)
     lat = [r[0] for r in results]
     return {"requests": n, "arrival": "all at once", "elapsed_s": round(elapsed, 3), "requests_per_s": round(n / elapsed, 1),
             "p50_ms": pct(lat, 50), "p95_ms": pct(lat, 95), "p99_ms": pct(lat, 99), "answers": outcomes}
 
 
 async def rush(port, tokens, type_id, window_s: float = 0.0):
-    """One createCheckout per buyer (one keep-alive connection each, opened first).
-
-    window_s=0: all buyers at once (the burst). window_s>0: open loop, buyer i sends at
-    i * window_s / n whatever the server is doing, and its latency counts from that planned
-    time (a late generator cannot hide server queueing)."""
+    """One createCheckout per buyer (`_one_connection_each`): window_s=0 all buyers at once
+    (the burst), window_s>0 arriving evenly over that many seconds, open loop."""
     n = len(tokens)
-    conns = [Conn(port) for _ in tokens]
     body = json.dumps({"query": CHECKOUT, "variables": {"lines": [{"ticketTypeId": type_id, "quantity": 1}]}}).encode()
-    read = json.dumps({"query": "{ __typename }"}).encode()
-    await asyncio.gather(*(c.post("/graphql/", read, {}) for c in conns))
-    results = []
+    warm = ("/graphql/", json.dumps({"query": "{ __typename }"}).encode(), {})
 
-    async def one(i):
-        if window_s:
-            t0 = started + i * window_s / n
-            await asyncio.sleep(max(0.0, t0 - time.perf_counter()))
-        else:
-            t0 = time.perf_counter()
-        try:
-            status, payload = await conns[i].post("/graphql/", body, {"Authorization": f"Bearer {tokens[i]}"})
-            outcome = _gql_verdict("createCheckout", status, payload)
-        except Exception as exc:  # noqa: BLE001 - counted
-            outcome = type(exc).__name__
-        results.append((time.perf_counter() - t0, outcome))
+    def make(w, i):
+        return "/graphql/", body, {"Authorization": f"Bearer {tokens[i]}"}, lambda s, p: _gql_verdict("createCheckout", s, p)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(n)))
-    elapsed = time.perf_counter() - started
-    for c in conns:
-        c.close()
-    outcomes: dict[str, int] = {}
-    for _, o in results:
-        outcomes[o] = outcomes.get(o, 0) + 1
+    results, elapsed, outcomes = await _one_connection_each(port, make, n, warm, window_s)
     lat = [r[0] for r in results]
     by = {o: [r[0] for r in results if r[1] == o] for o in ("OK", "SOLD_OUT")}
     return {"buyers": n, "arrival": f"evenly over {window_s:g} s (open loop)" if window_s else "all at once",
