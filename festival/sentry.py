@@ -69,14 +69,12 @@ def init_sentry(dsn: str, *, environment: str = "", traces_sample_rate: float = 
         integrations=[DjangoIntegration(), DramatiqIntegration(), LoggingIntegration()],
         default_integrations=True,
         # Strawberry's integration reports errors after MaskErrors replaced them ("Internal
-        # server error.") and silences strawberry.execution; that logger has the original
-        # exception with its traceback, which the logging integration sends.
+        # server error."). festival.graphql logs the original exception with its traceback at
+        # ERROR, which the logging integration sends; refusals are INFO, breadcrumbs only
+        # (schema/extensions.py `log_errors`).
         disabled_integrations=[StrawberryIntegration()],
     )
     if transport is not None:
         options["transport"] = transport
     sentry_sdk.init(**options)
-    from sentry_sdk.integrations.logging import unignore_logger
-
-    unignore_logger("strawberry.execution")  # importing the Strawberry integration ignored it
     return sentry_sdk.get_client()

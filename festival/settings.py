@@ -386,8 +386,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        # Strawberry logs masked errors with their traceback here; keep them.
-        "strawberry.execution": {"level": "ERROR"},
     },
 }
 

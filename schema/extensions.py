@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 from django.conf import settings
-from graphql import GraphQLError, ValidationRule
+from graphql import GraphQLError, GraphQLSyntaxError, ValidationRule
 from graphql.language import DirectiveNode, StringValueNode
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.exceptions import StrawberryGraphQLError
@@ -116,6 +116,37 @@ def should_mask(error: GraphQLError) -> bool:
     if isinstance(original, (StrawberryGraphQLError, GraphQLError)):
         return False
     return True
+
+
+errors_log = logging.getLogger("festival.graphql")
+
+
+def log_errors(errors: list[GraphQLError]) -> None:
+    """What the server log keeps of an answer's errors (the schema's `process_errors`).
+
+    An error that is masked for the client (`should_mask`: an exception nobody raised on
+    purpose) is a bug or an outage: logged at ERROR with its exception and traceback, which
+    is what reaches Sentry. Anything else is a refusal the client caused (a document or
+    variables that do not validate, a permission refusal, a limit): logged at INFO by its code
+    and position only. Not its message: graphql-core's messages quote the client's document and
+    values (a login with a misspelt field would put the inline password in the log), and a
+    client's mistake is no server error (at ERROR, every expired token was a Sentry event)."""
+    for error in errors:
+        where = ".".join(str(p) for p in error.path) if error.path else None
+        if should_mask(error):
+            errors_log.error("GraphQL resolver failed at %s: %s", where or "(outside any field)", error.message,
+                             exc_info=error.original_error)
+            continue
+        if where is None and error.locations:
+            where = f"line {error.locations[0].line}, column {error.locations[0].column}"
+        errors_log.info("GraphQL request refused: %s at %s", _refusal_code(error), where or "(the request)")
+
+
+def _refusal_code(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code
+    return "GRAPHQL_PARSE_FAILED" if isinstance(error, GraphQLSyntaxError) else "GRAPHQL_VALIDATION_FAILED"
 
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")

@@ -13,7 +13,7 @@ from schema.accounts.mutations import AccountMutation
 from schema.accounts.queries import AccountQuery
 from schema.events.mutations import EventMutation
 from schema.events.queries import EventQuery
-from schema.extensions import schema_extensions
+from schema.extensions import log_errors, schema_extensions
 from schema.lifecycle.mutations import LifecycleMutation
 from schema.lifecycle.queries import LifecycleQuery
 from schema.orders.mutations import OrderMutation
@@ -33,8 +33,15 @@ MUTATIONS: tuple[type, ...] = (EventMutation, AccountMutation, OrderMutation, Sc
 SUBSCRIPTIONS: tuple[type, ...] = (ScanningSubscription,)
 
 
+class FestivalSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        # strawberry logs str(error) at ERROR, which quotes the client's document (inline
+        # passwords included) and makes every refusal a Sentry event: schema/extensions.py.
+        log_errors(errors)
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return FestivalSchema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS) if SUBSCRIPTIONS else None,

@@ -119,6 +119,17 @@ def test_sentry_events_carry_no_authorization_or_secret_variables(as_user, sentr
     assert "Bearer" not in dumped
 
 
+def test_a_clients_mistake_sends_no_sentry_event(gql, db, sentry_events):
+    """Refusals are INFO (breadcrumbs): an expired token or a typo in a document is no server
+    error, and their messages quote the client's values (schema/extensions.py `log_errors`)."""
+    assert gql.execute("{ me { email } }").errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
+    gql.execute('mutation { login(email: "a@example.test", password: "CANARY-pw") { noSuchField } }')
+    import sentry_sdk
+
+    sentry_sdk.get_client().flush()
+    assert sentry_events == []
+
+
 def test_scrub_event_removes_headers_and_secret_keys():
     from festival.sentry import scrub_event
 
