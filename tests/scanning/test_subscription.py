@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -59,10 +60,11 @@ def setup(make_user, token_for):
     }
 
 
+@contextmanager
 def _open(server, token):
-    ws = connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5)
-    ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
-    return ws
+    with connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5) as ws:
+        ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        yield ws
 
 
 def _recv(ws, timeout=5.0) -> dict:
@@ -94,8 +96,7 @@ def _scan(server, setup, ticket, nonce):
 def test_staff_receives_current_then_updated_stats(server, setup):
     # One admission before anyone listens: a late client gets it at once.
     assert _scan(server, setup, setup["tickets"][0], "n0") == "ADMITTED"
-    ws = _open(server, setup["staff_token"])
-    try:
+    with _open(server, setup["staff_token"]) as ws:
         assert _recv(ws)["type"] == "connection_ack"
         ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"e": str(setup["festival"].public_id)}}}))
         first = _recv(ws)
@@ -127,19 +128,16 @@ def test_staff_receives_current_then_updated_stats(server, setup):
         burst_seconds = time.monotonic() - started
         assert pushes and pushes[-1]["admittedTickets"] == 12
         assert len(pushes) <= 2 + int((burst_seconds + 2) / 0.3), (len(pushes), burst_seconds)
-    finally:
-        ws.close()
 
 
 def test_attendee_connection_init_is_refused(server, setup):
-    ws = _open(server, setup["attendee_token"])
-    with pytest.raises(ConnectionClosed) as closed:
+    with _open(server, setup["attendee_token"]) as ws, pytest.raises(ConnectionClosed) as closed:
         _recv(ws)
     assert closed.value.rcvd.code == 4403
-    anonymous = connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5)
-    anonymous.send(json.dumps({"type": "connection_init", "payload": {}}))
-    with pytest.raises(ConnectionClosed) as closed:
-        _recv(anonymous)
+    with connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5) as anonymous:
+        anonymous.send(json.dumps({"type": "connection_init", "payload": {}}))
+        with pytest.raises(ConnectionClosed) as closed:
+            _recv(anonymous)
     assert closed.value.rcvd.code == 4403
 
 
@@ -177,8 +175,7 @@ def test_an_exception_outside_any_field_is_masked_over_the_socket(server, setup,
 def _assert_masked_over_the_socket(server, setup, query, caplog):
     """Subscribing as staff, the first answer carries only the generic message; the secret was
     raised (and logged), not merely never reached."""
-    ws = _open(server, setup["staff_token"])
-    try:
+    with _open(server, setup["staff_token"]) as ws:
         assert _recv(ws)["type"] == "connection_ack"
         ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": query, "variables": {"e": str(setup["festival"].public_id)}}}))
         raw = ws.recv(timeout=5)
@@ -186,31 +183,23 @@ def _assert_masked_over_the_socket(server, setup, query, caplog):
         message = json.loads(raw)
         errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
         assert [e["message"] for e in errors] == ["Internal server error."]
-    finally:
-        ws.close()
     assert "secret-internal-detail" in caplog.text
 
 
 def test_only_graphql_transport_ws_is_spoken(server, setup):
     """The older graphql-ws protocol is refused at the handshake, before any message."""
-    ws = connect(f"ws://{server}/graphql/", subprotocols=["graphql-ws"], open_timeout=5)
-    try:
+    with connect(f"ws://{server}/graphql/", subprotocols=["graphql-ws"], open_timeout=5) as ws:
         assert ws.subprotocol is None
         with pytest.raises(ConnectionClosed) as closed:
             _recv(ws)
         assert closed.value.rcvd.code == 4406
-    finally:
-        ws.close()
 
 
 def test_a_socket_that_never_authenticates_is_closed(server, setup, settings):
     settings.WS_CONNECTION_INIT_TIMEOUT = 1
-    ws = connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5)
-    started = time.monotonic()
-    try:
+    with connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5) as ws:
+        started = time.monotonic()
         with pytest.raises(ConnectionClosed) as closed:
             _recv(ws, timeout=10)
         assert closed.value.rcvd.code == 4408
         assert 0.9 <= time.monotonic() - started < 8
-    finally:
-        ws.close()
