@@ -1,20 +1,21 @@
-"""Load scenarios (issue 8). Three user classes; pick them by name on the command line.
+"""Load scenarios (issue 8). Four user classes; pick them by name on the command line.
 
     # 1. a server with the abuse limits raised (locust comes from one address):
     RATE_LIMIT_REGISTER_IP=off RATE_LIMIT_REGISTER_ACCOUNT=off RATE_LIMIT_CHECKOUT_IP=off \
     RATE_LIMIT_CHECKOUT_ACCOUNT=off RATE_LIMIT_LOGIN_IP=off LOGIN_THROTTLE_FREE_FAILURES=1000000 \
-    SCAN_RATE_PER_DEVICE=1000000 SCAN_RATE_PER_STAFF=1000000 make serve-prod   # or python3 dev.py serve
-    # 2. a pool of gate codes and scanner devices for GateScanner / DashboardWatcher:
+    SCAN_RATE_PER_DEVICE=1000000 SCAN_RATE_PER_STAFF=1000000 make web   # and make ws, or python3 dev.py serve
+    # 2. a pool of gate codes and scanner devices for GateScanner and the dashboards:
     .venv/bin/python manage.py bench_seed_gate --tickets 20000 --scanners 32 --out var/gate_pool.json
-    # 3. one class at a time:
+    # 3. one class at a time, or the gate and its dashboards together:
     .venv/bin/locust -f locustfile.py --headless -u 100 -r 50 -t 30s --host http://127.0.0.1:8000 OnSaleBuyer
     .venv/bin/locust -f locustfile.py --headless -u 32 -r 32 -t 30s --host http://127.0.0.1:8000 GateScanner
-    .venv/bin/locust -f locustfile.py --headless -u 20 -r 20 -t 30s --host http://127.0.0.1:8000 DashboardWatcher
+    LOCUST_WS_URL=ws://127.0.0.1:8001/graphql/ \
+    .venv/bin/locust -f locustfile.py --headless -u 82 -r 82 -t 30s --host http://127.0.0.1:8000 GateScanner DashboardWatcher
+    .venv/bin/locust -f locustfile.py --headless -u 20 -r 20 -t 30s --host http://127.0.0.1:8000 DashboardPoller
 
-README ("Load tests") has the numbers these produced. Locust's clients run in gevent: the
-dashboard watchers poll `scanStats` over HTTP every 2 s (what a dashboard without WebSocket
-does) rather than hold graphql-transport-ws subscriptions; tests/scanning/test_subscription.py
-and bench/ cover the subscription itself.
+DashboardWatcher holds the `scanStatsUpdated` subscription over graphql-transport-ws (the
+staff dashboard); LOCUST_WS_URL is where WebSocket is served (`make ws`; by default the --host
+itself, as with `python3 dev.py serve`). README ("Load tests") has the numbers these produced.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 import uuid
 
-from locust import HttpUser, between, constant, task
+from locust import HttpUser, User, between, constant, task
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 # The scanner app's own document: the server runs it pre-validated (schema/prevalidated.py).
 from schema.scanning.documents import SCAN_COMMIT as SCAN
@@ -36,6 +40,7 @@ CATALOGUE = (
 REGISTER = "mutation Register($email: String!, $password: String!) { register(email: $email, password: $password) { ok errors { code } } }"
 LOGIN = "mutation Login($email: String!, $password: String!) { login(email: $email, password: $password) { accessToken errors { code } } }"
 CHECKOUT = "mutation Checkout($lines: [CheckoutLineInput!]!) { createCheckout(lines: $lines) { clientSecret errors { code } } }"
+SUBSCRIBE_STATS = "subscription Gate($e: ID) { scanStatsUpdated(eventId: $e) { admittedTickets admissions inside sold } }"
 STATS = "query Stats { scanStats { admittedTickets admissions inside sold admittedRatio } }"
 
 POOL_FILE = os.environ.get("LOCUST_GATE_POOL", "var/gate_pool.json")
@@ -128,14 +133,76 @@ class GateScanner(GraphQLUser):
                  ok=lambda d: not d["errors"] and d["result"]["verdict"] == "ADMITTED")
 
 
-class DashboardWatcher(GraphQLUser):
-    """A staff dashboard watching live gate figures: polls scanStats every 2 s (HTTP; see the
-    module docstring for why not the WebSocket subscription under gevent)."""
+class DashboardWatcher(User):
+    """A staff dashboard holding the `scanStatsUpdated` subscription for the pool's festival.
+    Reported to locust as WS requests: "connection_init" (connect to acknowledgement), "first
+    figures" (subscribe to the current figures, which a late client must get at once) and
+    "push" (the time since the previous push: the server coalesces them to a few a second while
+    the gate scans, and sends the figures every 10 s when nothing happens)."""
+
+    wait_time = constant(0)
+
+    def on_start(self):
+        pool = gate_pool()
+        token = pool["scanners"][hash(self) % len(pool["scanners"])]["token"]
+        url = os.environ.get("LOCUST_WS_URL") or self.host.replace("http", "ws", 1).rstrip("/") + "/graphql/"
+        self.ws = None
+        started = time.perf_counter()
+        try:
+            self.ws = connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10)
+            self.ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+            ack = self._next(10)
+            self._report("connection_init", started, None if ack["type"] == "connection_ack" else f"answered {ack['type']}")
+            started = time.perf_counter()
+            self.ws.send(json.dumps({"id": "1", "type": "subscribe",
+                                     "payload": {"query": SUBSCRIBE_STATS, "variables": {"e": pool["festival_id"]}}}))
+            self._push("first figures", started)
+        except (OSError, TimeoutError, ConnectionClosed, ValueError) as exc:
+            self._report("connection_init", started, exc)
+            self.stop()
+
+    def on_stop(self):
+        if self.ws is not None:
+            self.ws.close()
+
+    @task
+    def push(self):
+        self._push("push", time.perf_counter())
+
+    def _push(self, name: str, started: float):
+        try:
+            message = self._next(30)
+        except (TimeoutError, ConnectionClosed) as exc:
+            self._report(name, started, exc)
+            self.stop()
+            return
+        ok = message["type"] == "next" and not message["payload"].get("errors")
+        self._report(name, started, None if ok else str(message)[:200])
+
+    def _next(self, timeout: float) -> dict:
+        while True:
+            message = json.loads(self.ws.recv(timeout=timeout))
+            if message["type"] == "ping":
+                self.ws.send(json.dumps({"type": "pong"}))
+            elif message["type"] != "pong":
+                return message
+
+    def _report(self, name: str, started: float, error):
+        self.environment.events.request.fire(
+            request_type="WS", name=name, response_time=(time.perf_counter() - started) * 1000, response_length=0,
+            exception=Exception(str(error)) if error is not None and not isinstance(error, Exception) else error,
+            context={},
+        )
+
+
+class DashboardPoller(GraphQLUser):
+    """A dashboard without WebSocket: polls scanStats every 2 s over HTTP."""
 
     wait_time = constant(2)
 
     def on_start(self):
-        self.token = next(itertools.islice(itertools.cycle(gate_pool()["scanners"]), hash(self) % 32, None))["token"]
+        pool = gate_pool()
+        self.token = pool["scanners"][hash(self) % len(pool["scanners"])]["token"]
 
     @task
     def stats(self):

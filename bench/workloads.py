@@ -52,7 +52,7 @@ def seed_gate(n_tickets: int, scanners: int, *, festival=None) -> dict:
                       "device_token": reg.token})
     tickets = Ticket.objects.bulk_create([Ticket(ticket_type=tt, holder=holder) for _ in range(n_tickets)], batch_size=2000)
     out = {
-        "festival_pk": fest.pk, "festival_slug": fest.slug, "gate_pk": gate.pk, "gate_id": str(gate.public_id),
+        "festival_pk": fest.pk, "festival_id": str(fest.public_id), "festival_slug": fest.slug, "gate_pk": gate.pk, "gate_id": str(gate.public_id),
         "codes": [qr_encode(t) for t in tickets], "ids": [str(t.public_id) for t in tickets], "pks": [t.pk for t in tickets],
         "scanners": creds,
     }

@@ -200,9 +200,9 @@ def _client_documents() -> list[str]:
     root = Path(__file__).resolve().parents[2]
     found = []
     for path in [root / "locustfile.py", *(root / "bench").glob("*.py")]:
-        for match in re.finditer(r'"""(.*?)"""|"((?:query|mutation)[^"\n]*)"', path.read_text(), re.S):
+        for match in re.finditer(r'"""(.*?)"""|"((?:query|mutation|subscription)[^"\n]*)"', path.read_text(), re.S):
             text = match.group(1) or match.group(2) or ""
-            if re.match(r"\s*(query|mutation|\{)", text):
+            if re.match(r"\s*(query|mutation|subscription|\{)", text):
                 try:
                     parse(text)
                 except Exception:
@@ -218,6 +218,18 @@ MY_ORDERS = """{ myOrders(first: 20) { totalCount pageInfo { hasNextPage endCurs
   lines { quantity ticketType { name } } payments { status } refunds { amount { amount } } tickets { id ticketType { name } } } } } }"""
 SCHEDULE = """query($slug: String, $day: Date) { schedule(festivalSlug: $slug, day: $day) { stages { name }
   days { date performances { artist startsAt stage { name } } } } }"""
+
+
+def test_every_client_document_is_valid_against_the_schema():
+    """A load script whose document no longer validates measures error answers, not the server."""
+    from graphql import validate
+
+    from schema.schema import schema
+
+    documents = _client_documents()
+    assert any(d.lstrip().startswith("subscription") for d in documents)  # the dashboard's
+    invalid = {d[:60]: [e.message for e in validate(schema._schema, parse(d))] for d in documents}
+    assert not {d: errors for d, errors in invalid.items() if errors}
 
 
 def test_every_client_operation_is_within_the_cost_limit():
