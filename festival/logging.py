@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -13,6 +14,16 @@ from typing import Any
 # Read-only default: bind() always sets a new dict, so the default can never be changed by
 # one request and seen by the next.
 request_context: contextvars.ContextVar[Mapping[str, Any]] = contextvars.ContextVar("request_context", default=MappingProxyType({}))
+
+
+# The signed links of a ticket PDF and a wallet pass are bearer credentials (whoever has one
+# downloads the ticket and its QR code until it expires): their token never goes to a log or
+# to Sentry. django.request names the path of a failed request.
+_SIGNED_LINK = re.compile(r"(/api/(?:downloads|wallet/passes)/)[^/\s?#\"']+")
+
+
+def redact_signed_links(text: str) -> str:
+    return _SIGNED_LINK.sub(r"\1[token]", text)
 
 
 def bind(**values) -> None:
@@ -35,12 +46,12 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact_signed_links(record.getMessage()),
         }
         for key in self._fields:
             value = getattr(record, key, None)
             if value is not None:
                 out[key] = value
         if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
+            out["exc"] = redact_signed_links(self.formatException(record.exc_info))
         return json.dumps(out, default=str)

@@ -1,13 +1,17 @@
 """Sentry, when SENTRY_DSN is set: Django and Dramatiq integrations, no personal data.
 
 `send_default_pii=False` keeps cookies, user addresses and bodies out; `scrub_event` also
-removes Authorization/Cookie/X-Device-Token headers and any GraphQL variable (or other
-key) whose name says it is a password or a token, wherever it appears in the event.
+removes Authorization/Cookie/X-Device-Token headers, the query string (a GraphQL GET carries
+its document and variables there: a staff search by email, a mistyped login), any GraphQL
+variable (or other key) whose name says it is a password or a token, and the token of a
+signed download or wallet-pass link, wherever it appears in the event.
 """
 
 from __future__ import annotations
 
 import re
+
+from festival.logging import redact_signed_links
 
 SECRET_KEYS = re.compile(r"(password|token|secret|authorization|cookie|qr|signature|clientsecret)", re.IGNORECASE)
 SECRET_HEADERS = {"authorization", "cookie", "x-device-token", "stripe-signature", "x-api-key"}
@@ -32,6 +36,8 @@ def scrub_event(event, hint=None):
     elif isinstance(headers, list):
         request["headers"] = [pair for pair in headers if str(pair[0]).lower() not in SECRET_HEADERS]
     request.pop("cookies", None)
+    if request.get("query_string"):
+        request["query_string"] = FILTERED
     if "data" in request:
         data = request["data"]
         if isinstance(data, str):  # a raw body: drop it, it may hold GraphQL variables
@@ -47,7 +53,21 @@ def scrub_event(event, hint=None):
         if "data" in breadcrumb:
             breadcrumb["data"] = _scrub(breadcrumb["data"])
     event.pop("user", None)
-    return event
+    return _redact_links(event)
+
+
+def _redact_links(value, depth: int = 0):
+    if depth > 30:
+        return value
+    if isinstance(value, str):
+        return redact_signed_links(value)
+    if isinstance(value, dict):
+        return {k: _redact_links(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact_links(v, depth + 1) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_redact_links(v, depth + 1) for v in value)
+    return value
 
 
 def init_sentry(dsn: str, *, environment: str = "", traces_sample_rate: float = 0.0, transport=None):

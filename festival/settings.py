@@ -386,6 +386,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.request": {"level": "ERROR"},
+        # HTTP client libraries log what they send: httpx the APNs URL at INFO (it ends in the
+        # device's push token); at DEBUG the SendGrid client the whole email and its API key,
+        # stripe the PaymentIntent's client secret. Only their warnings and errors are kept.
+        **{name: {"level": "WARNING"} for name in ("httpx", "httpcore", "urllib3", "stripe", "python_http_client")},
     },
 }
 

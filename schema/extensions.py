@@ -167,12 +167,17 @@ def _root_fields(execution_context) -> tuple[str, str]:
     return root_fields(execution_context.schema._schema, operation)
 
 
+# Only names the schema defines become a metrics label: a client's own `__anything` would
+# grow the label set without bound.
+_INTROSPECTION = frozenset({"__typename", "__schema", "__type"})
+
+
 def root_fields(graphql_schema, operation) -> tuple[str, str]:
     from graphql import FieldNode
 
     names = sorted({s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)})
     schema_fields = graphql_schema.get_root_type(operation.operation)
-    known = [n for n in names if n == "__typename" or (schema_fields and n in schema_fields.fields) or n.startswith("__")]
+    known = [n for n in names if n in _INTROSPECTION or (schema_fields and n in schema_fields.fields)]
     return ("+".join(known[:3]) or "invalid"), operation.operation.value
 
 

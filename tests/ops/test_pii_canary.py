@@ -12,7 +12,7 @@ import logging
 import dramatiq
 import pytest
 
-from festival.logging import JsonFormatter, RequestContextFilter
+from tests.ops.conftest import JsonLines
 from tests.sales.conftest import CONFIRM, CREATE, FakeGateway
 from tests.scanning import factories
 from tests.scanning.conftest import SCAN
@@ -22,20 +22,9 @@ NAME = "Canarina Zq81Tweety"
 SECRET = "Canary-Pw-zq81-xx"
 
 
-class Capture(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.DEBUG)
-        self.addFilter(RequestContextFilter())
-        self.setFormatter(JsonFormatter())
-        self.lines: list[str] = []
-
-    def emit(self, record):
-        self.lines.append(self.format(record))
-
-
 @pytest.fixture
 def captured(monkeypatch):
-    handler = Capture()
+    handler = JsonLines()
     root = logging.getLogger()
     level = root.level
     root.addHandler(handler)
