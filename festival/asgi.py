@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from urllib.parse import urlsplit
 
 import django
 from channels.db import database_sync_to_async
@@ -30,6 +31,19 @@ from schema.schema import schema  # noqa: E402
 SUBSCRIBER_ROLES = frozenset(STAFF_ROLES)
 
 
+def websocket_origins() -> tuple[str, ...]:
+    """Browsers send an Origin with every WebSocket handshake, and strawberry refuses any origin
+    but the server's own unless listed: the dashboard is served from the site's origins
+    (FRONTEND_URL and CORS_EXTRA_ORIGINS, the CORS list), so those may connect. Others are
+    still refused (403), although a socket only acts for the token sent in connection_init."""
+    origins = []
+    for url in settings.CORS_ALLOWED_ORIGINS:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(origins)
+
+
 class FestivalWSConsumer(GraphQLWSConsumer):
     """Authenticates once, at connection_init, with the same Bearer token as HTTP.
 
@@ -40,6 +54,7 @@ class FestivalWSConsumer(GraphQLWSConsumer):
         # Built per connection, so the timeout is the settings' value now (an operator's, a test's).
         kwargs["subscription_protocols"] = (GRAPHQL_TRANSPORT_WS_PROTOCOL,)
         kwargs["connection_init_wait_timeout"] = dt.timedelta(seconds=settings.WS_CONNECTION_INIT_TIMEOUT)
+        kwargs["allowed_origins"] = websocket_origins()
         super().__init__(*args, **kwargs)
 
     async def on_ws_connect(self, context):

@@ -13,6 +13,7 @@ from enum import Enum
 
 import strawberry
 from django.db import DatabaseError, OperationalError
+from strawberry.exceptions import StrawberryGraphQLError
 
 from domains.accounts.errors import AccountErrorCode
 from domains.common.errors import CommonErrorCode, DomainError
@@ -53,6 +54,12 @@ class Error:
     message: str
     field: str | None = strawberry.field(description="The input path at fault, or null.")
     retry_after: int | None = strawberry.field(default=None, description="Seconds to wait before trying again.")
+
+
+def graphql_error_from(exc: DomainError) -> StrawberryGraphQLError:
+    """A field without a payload (a query, a subscription) reports an expected failure as a
+    GraphQL error carrying its code."""
+    return StrawberryGraphQLError(str(exc), extensions={"code": exc.code.value, "field": exc.details[0].field})
 
 
 def errors_from(exc: DomainError) -> list[Error]:

@@ -8,11 +8,11 @@ import functools
 import strawberry
 import strawberry_django
 from django.conf import settings
-from strawberry.exceptions import StrawberryGraphQLError
 from strawberry.types import Info
 
 from domains.common.errors import DomainError
 from domains.scanning import selectors
+from schema.errors import graphql_error_from
 from schema.permissions import public, staff_only
 from schema.scanning.types import (
     GateType,
@@ -38,7 +38,7 @@ def domain_errors(resolver):
         try:
             return resolver(*args, **kwargs)
         except DomainError as exc:
-            raise StrawberryGraphQLError(str(exc), extensions={"code": exc.code.value, "field": exc.details[0].field}) from None
+            raise graphql_error_from(exc) from None
 
     return wrapper
 

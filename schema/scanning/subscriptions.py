@@ -18,7 +18,9 @@ import strawberry
 from channels.db import database_sync_to_async
 from strawberry.types import Info
 
+from domains.common.errors import DomainError
 from domains.scanning import notify, selectors
+from schema.errors import graphql_error_from
 from schema.permissions import staff_only
 from schema.scanning.types import ScanStatsType
 
@@ -42,7 +44,10 @@ def _stats(festival):
 class ScanningSubscription:
     @strawberry.subscription(extensions=staff_only(), description="Gate figures now, then again whenever they change.")
     async def scan_stats_updated(self, info: Info, event_id: strawberry.ID | None = None) -> AsyncGenerator[ScanStatsType, None]:
-        festival = await _festival(event_id)
+        try:
+            festival = await _festival(event_id)
+        except DomainError as exc:  # no such event (or none current yet): a typed refusal
+            raise graphql_error_from(exc) from None
         ws = info.context["ws"]
         loop = asyncio.get_running_loop()
         async with ws.listen_to_channel(notify.MESSAGE_TYPE, groups=[notify.stats_group(festival.public_id)]) as messages:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 from django.db import connection
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from domains.tickets.qr import qr_encode
@@ -61,8 +61,8 @@ def setup(make_user, token_for):
 
 
 @contextmanager
-def _open(server, token):
-    with connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5) as ws:
+def _open(server, token, origin=None):
+    with connect(f"ws://{server}/graphql/", subprotocols=["graphql-transport-ws"], open_timeout=5, origin=origin) as ws:
         ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
         yield ws
 
@@ -203,3 +203,28 @@ def test_a_socket_that_never_authenticates_is_closed(server, setup, settings):
             _recv(ws, timeout=10)
         assert closed.value.rcvd.code == 4408
         assert 0.9 <= time.monotonic() - started < 8
+
+
+def test_the_sites_own_origin_may_open_the_dashboards_socket(server, setup, settings):
+    """A browser on FRONTEND_URL (or CORS_EXTRA_ORIGINS) sends that Origin with the handshake."""
+    settings.CORS_ALLOWED_ORIGINS = ["https://festival.example", "https://staff.festival.example/"]
+    for origin in ("https://festival.example", "https://staff.festival.example"):
+        with _open(server, setup["staff_token"], origin=origin) as ws:
+            assert _recv(ws)["type"] == "connection_ack"
+
+
+def test_a_foreign_origin_is_refused_at_the_handshake(server, setup, settings):
+    settings.CORS_ALLOWED_ORIGINS = ["https://festival.example"]
+    with pytest.raises(InvalidStatus) as refused, _open(server, setup["staff_token"], origin="https://evil.example"):
+        pass
+    assert refused.value.response.status_code == 403
+
+
+def test_an_unknown_event_is_a_typed_refusal(server, setup):
+    with _open(server, setup["staff_token"]) as ws:
+        assert _recv(ws)["type"] == "connection_ack"
+        unknown = "00000000-0000-4000-8000-000000000000"
+        ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"e": unknown}}}))
+        message = _recv(ws)
+    errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
+    assert [(e["message"], e["extensions"]["code"]) for e in errors] == [("Event not found.", "NOT_FOUND")]
