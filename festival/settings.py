@@ -8,6 +8,7 @@ unsafe (festival/config_check.py names every one of them at once).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import timedelta
@@ -95,6 +96,11 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'festival.sqlite3'}")
+if "DATABASE_URL" not in os.environ:
+    # The embedded default lives in var/, which a fresh clone does not have (it is ignored by
+    # git): SQLite cannot create the file without its directory.
+    with contextlib.suppress(OSError):
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
 _db = dj_database_url.parse(DATABASE_URL)
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's psycopg 3 pool: a bounded number of server connections per process
