@@ -26,6 +26,7 @@ DEMO_ACCOUNTS = [
 AREA_SEEDERS = [
     "domains.tickets.demo:seed_ticket_types",
     "domains.vendors.demo:seed_vendors",
+    "domains.scanning.demo:seed_gates",
 ]
 
 
