@@ -338,6 +338,9 @@ GRAPHQL_MAX_ALIASES = env_int("GRAPHQL_MAX_ALIASES", 15)
 GRAPHQL_MAX_TOKENS = env_int("GRAPHQL_MAX_TOKENS", 1000)
 GRAPHQL_MAX_DIRECTIVES = env_int("GRAPHQL_MAX_DIRECTIVES", 50)
 GRAPHQL_MAX_PAGE_SIZE = env_int("GRAPHQL_MAX_PAGE_SIZE", 100)
+# Fields a document may select once its fragments are expanded (checked before validation,
+# which would otherwise walk a fragment fan-out for minutes). Our largest client query: ~100.
+GRAPHQL_MAX_FIELDS = env_int("GRAPHQL_MAX_FIELDS", 2000)
 # Estimated cost: each field 1, times the page size of every list above it (first/limit, or
 # GRAPHQL_COST_DEFAULT_LIST for an unbounded list). Refused before execution above the maximum.
 GRAPHQL_MAX_COST = env_int("GRAPHQL_MAX_COST", 10000)  # our clients' largest (myOrders, first: 20) is ~3,800

@@ -26,7 +26,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as max_de
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from festival.logging import bind
-from schema.cost import max_cost_rule
+from schema.cost import expanded_field_count, max_cost_rule
 
 
 def max_directives_rule(maximum: int) -> type[ValidationRule]:
@@ -82,6 +82,28 @@ def limit_rules(
     if not introspection:
         rules.append(NoSchemaIntrospectionCustomRule)
     return tuple(rules)
+
+
+class BoundedValidation(ValidationCache):
+    """Validation (cached per document and rules), after refusing a document that selects more
+    than GRAPHQL_MAX_FIELDS fields once its fragments are expanded: the depth, alias and cost
+    rules walk every fragment again at each spread, so such a document would hold the process
+    for seconds to minutes before any of them could refuse it (schema/cost.py
+    `expanded_field_count`). Setting the errors here skips validation altogether."""
+
+    def on_validate(self):
+        document = self.execution_context.graphql_document
+        fields = expanded_field_count(document) if document is not None else 0
+        if fields > settings.GRAPHQL_MAX_FIELDS:
+            self.execution_context.pre_execution_errors = [
+                GraphQLError(
+                    f"The query is too large: {fields} fields once its fragments are expanded; "
+                    f"the maximum is {settings.GRAPHQL_MAX_FIELDS}."
+                )
+            ]
+            yield
+            return
+        yield from super().on_validate()
 
 
 class Limits(AddValidationRules):
@@ -291,6 +313,6 @@ def schema_extensions() -> list:
         DjangoOptimizerExtension,
     ]
     # Module-level LRU caches inside strawberry, shared by every request.
-    extensions += [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
+    extensions += [lambda: ParserCache(maxsize=512), lambda: BoundedValidation(maxsize=512)]
     extensions += [RequestHooks]  # last: after ValidationCache and inside MaskErrors, see its docstring
     return extensions

@@ -13,7 +13,7 @@ import pytest
 from django.conf import settings as django_settings
 from graphql import parse
 
-from schema.cost import document_cost
+from schema.cost import document_cost, expanded_field_count
 from schema.schema import schema
 
 REGISTER = "mutation($e: String!) { register(email: $e, password: \"a-long-enough-pass-99\") { ok errors { code retryAfter } } }"
@@ -237,6 +237,41 @@ def test_every_client_operation_is_within_the_cost_limit():
     assert len(documents) >= 5
     over = {d[:60]: cost(d) for d in documents if cost(d) > django_settings.GRAPHQL_MAX_COST}
     assert not over
+
+
+def _fan_out(levels: int) -> str:
+    """Each fragment spreads the next twice: 2**levels fields from a few hundred characters."""
+    fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return f"query {{ ...F0 }} {fragments} fragment F{levels} on Query {{ __typename }}"
+
+
+def test_a_fragment_fan_out_is_refused_before_validation_walks_it(gql, db, django_assert_num_queries):
+    document = _fan_out(16)  # 65,536 fields, 700 characters; 22 levels held a process for 48 s
+    assert expanded_field_count(parse(document)) == 2**16
+    with django_assert_num_queries(0):
+        response = gql.execute(document)
+    assert response.data is None
+    assert [e["message"] for e in response.errors] == [
+        f"The query is too large: 65536 fields once its fragments are expanded; the maximum is {django_settings.GRAPHQL_MAX_FIELDS}."
+    ]
+
+
+def test_fragments_within_the_field_limit_run(gql, db, settings):
+    settings.GRAPHQL_MAX_FIELDS = 2**4
+    assert gql.execute(_fan_out(4)).data == {"__typename": "Query"}
+    assert "too large" in gql.execute(_fan_out(5)).errors[0]["message"]
+
+
+def test_a_fragment_cycle_is_reported_by_validation_not_counted_forever(gql, db):
+    response = gql.execute("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A __typename }")
+    assert "Cannot spread fragment" in response.errors[0]["message"]
+
+
+def test_every_client_document_and_graphiqls_introspection_is_within_the_field_limit():
+    from graphql import get_introspection_query
+
+    documents = [*_client_documents(), MY_ORDERS, SCHEDULE, get_introspection_query(descriptions=True)]
+    assert max(expanded_field_count(parse(d)) for d in documents) * 5 < django_settings.GRAPHQL_MAX_FIELDS
 
 
 def test_an_oversized_body_is_a_413_json_answer(gql, settings):
