@@ -51,14 +51,23 @@ class NoNulCharactersRule(ValidationRule):
             self.report_error(GraphQLError("Text may not contain NUL characters.", node))
 
 
-def has_nul(value) -> bool:
+# NUL, and UTF-16 surrogates that pair with nothing (JSON's "\ud800" decodes to one): text
+# PostgreSQL cannot store, or psycopg cannot even encode, in any column.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def has_unstorable_text(value) -> bool:
+    """True when a string anywhere in `value` (keys included) holds an unstorable character."""
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        return any(has_unstorable_text(k) or has_unstorable_text(v) for k, v in value.items())
     if isinstance(value, list):
-        return any(has_nul(v) for v in value)
+        return any(has_unstorable_text(v) for v in value)
     return False
+
+
+UNSTORABLE_VARIABLES = "Variables may not contain NUL characters or unpaired surrogates."
 
 
 @lru_cache(maxsize=16)
@@ -217,7 +226,7 @@ class RequestHooks(SchemaExtension):
     every request; these were five). Listed last, after MaskErrors and ValidationCache:
 
     - operation name bound to the log context, on the operation and again once parsed;
-    - variables with a NUL character refused (after ValidationCache, which fills
+    - variables with a NUL character or an unpaired surrogate refused (after ValidationCache, which fills
       pre_execution_errors; strawberry stops before executing when that list is not empty);
     - on the way out, before MaskErrors (so it sees the original errors): the database gone
       away (restart, failover, pool exhausted) answered HTTP 503, Retry-After, code RETRY_LATER
@@ -240,9 +249,9 @@ class RequestHooks(SchemaExtension):
         )
 
     def on_validate(self):
-        if has_nul(self.execution_context.variables or {}):
+        if has_unstorable_text(self.execution_context.variables or {}):
             errors = list(self.execution_context.pre_execution_errors or [])  # the cached list stays as it is
-            errors.append(GraphQLError("Variables may not contain NUL characters."))
+            errors.append(GraphQLError(UNSTORABLE_VARIABLES))
             self.execution_context.pre_execution_errors = errors
         yield
 

@@ -8,6 +8,7 @@ An unknown hash answers `PERSISTED_QUERY_NOT_FOUND`; the client then sends query
 from __future__ import annotations
 
 import hashlib
+import re
 
 from django.core.cache import cache
 
@@ -17,8 +18,16 @@ CACHE_TTL = 7 * 24 * 3600
 MAX_DOCUMENT = 20_000  # characters; the token limit refuses longer ones anyway
 
 
+_HASH = re.compile(r"[0-9a-f]{64}")
+
+
 def document_hash(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()
+
+
+def is_hash(sha: str) -> bool:
+    """A sha256 as APQ clients send it: 64 lowercase hexadecimal characters."""
+    return _HASH.fullmatch(sha) is not None
 
 
 def register(*documents: str) -> None:
@@ -37,7 +46,12 @@ def lookup(sha: str) -> str | None:
 
 def remember(sha: str, query: str) -> bool:
     """Store query under its hash; False when the hash does not match the text."""
-    if len(query) > MAX_DOCUMENT or document_hash(query) != sha:
+    if len(query) > MAX_DOCUMENT:
+        return False
+    try:
+        if document_hash(query) != sha:
+            return False
+    except UnicodeEncodeError:  # an unpaired surrogate: no client's document, no UTF-8 either
         return False
     if sha not in _KNOWN:
         cache.set(CACHE_PREFIX + sha, query, CACHE_TTL)

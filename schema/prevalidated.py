@@ -13,7 +13,7 @@ runs and the general path answers it:
   NUL characters in the document, token limit: the document is fixed, so its validity depends
   only on the limits in settings; it is checked once per distinct set of limits (lru_cache)
   and a document that fails them is declined (the general path reports why);
-- NUL characters in variables, an operationName naming another operation, anything but POST:
+- NUL characters or unpaired surrogates in variables, an operationName naming another operation, anything but POST:
   declined;
 - the log context's operation name, the 503 for a database gone away, dropping graphql-core's
   "Did you mean" hints, the metrics: `schema.extensions.after_operation`, the function the
@@ -52,7 +52,7 @@ from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
 from festival.logging import bind
-from schema.extensions import after_operation, current_limit_rules, has_nul, root_fields
+from schema.extensions import after_operation, current_limit_rules, has_unstorable_text, root_fields
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def execute_prevalidated(
         return None
     if not _within_limits(schema, operation.query, current_limit_rules(), settings.GRAPHQL_MAX_TOKENS):
         return None
-    if variables is not None and has_nul(variables):
+    if variables is not None and has_unstorable_text(variables):
         return None
     bind(operation=operation.operation_name or "anonymous")
     started = time.perf_counter()

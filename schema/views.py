@@ -9,6 +9,7 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
+from graphql import GraphQLError, OperationType, get_operation_ast, parse
 from strawberry.django.views import GraphQLView
 
 from domains.common import readcache
@@ -37,6 +38,10 @@ class FestivalGraphQLView(GraphQLView):
                 operation_name=request_data.operation_name, context=context,
             )
         if result is None:
+            if _is_subscription(request_data.query, request_data.operation_name):
+                # strawberry would run it as an incremental HTTP stream, which this sync view
+                # cannot send: the answer was a masked error. Subscriptions have their transport.
+                raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql/.")
             result = super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
         if result.errors:
             # strawberry answers an exception raised outside any field (by an extension's hook,
@@ -53,7 +58,9 @@ class FestivalGraphQLView(GraphQLView):
     def decode_json(self, data):
         try:
             decoded = super().decode_json(data)
-        except ValueError as exc:  # JSONDecodeError, or bytes that are not UTF-8
+        # JSONDecodeError, bytes that are not UTF-8, or nesting deeper than Python's recursion
+        # limit (a 2 kB body of brackets)
+        except (ValueError, RecursionError) as exc:
             raise HTTPException(400, "Unable to parse request body as JSON") from exc
         if not isinstance(decoded, (dict, list)):  # lists are refused as batches later
             raise HTTPException(400, "The request body must be a JSON object.")
@@ -68,6 +75,8 @@ class FestivalGraphQLView(GraphQLView):
         sha = pq.get("sha256Hash") if isinstance(pq, dict) else None
         if not isinstance(sha, str) or pq.get("version", 1) != 1:
             raise HTTPException(400, "Unsupported persistedQuery extension.")
+        if not persisted.is_hash(sha):
+            raise HTTPException(400, "persistedQuery.sha256Hash must be 64 lowercase hexadecimal characters.")
         query = decoded.get("query")
         if isinstance(query, str) and query:
             if not persisted.remember(sha, query):
@@ -146,10 +155,19 @@ class PersistedQueryNotFound(Exception):
     pass
 
 
+def _is_subscription(query, operation_name) -> bool:
+    if not isinstance(query, str) or "subscription" not in query:
+        return False
+    try:
+        document = parse(query, max_tokens=settings.GRAPHQL_MAX_TOKENS)
+    except GraphQLError:  # strawberry reports it
+        return False
+    operation = get_operation_ast(document, operation_name if isinstance(operation_name, str) else None)
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
+
+
 @lru_cache(maxsize=128)
 def _parse(query: str):
-    from graphql import parse
-
     return parse(query)
 
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 
 from domains.accounts.models import User, normalize_email
 from domains.audit.services import audit_record
 from domains.common.clock import now
+from domains.common.email import is_valid_email
 from domains.common.errors import CommonErrorCode, DomainError
 from domains.notifications.services import email_enqueue
 from domains.orders.models import Order, OrderLine, OrderStatusChange
@@ -74,10 +73,8 @@ def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity:
     COMP_ALLOWANCE_EXHAUSTED (allowance set: fewer than `quantity` comps left in it).
     """
     address = normalize_email(email)
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise DomainError(CommonErrorCode.INVALID_INPUT, "Enter a valid email address.", "email") from None
+    if not is_valid_email(address):
+        raise DomainError(CommonErrorCode.INVALID_INPUT, "Enter a valid email address.", "email")
     note = (note or "").strip()
     if not note:
         raise DomainError(E.REASON_REQUIRED, "Say why these tickets are complimentary.", "note")

@@ -203,15 +203,19 @@ def _sync_cursor(at: dt.datetime) -> str:
     return base64.urlsafe_b64encode(f"sync:{at.isoformat()}".encode()).decode()
 
 
-def _sync_since(cursor: str | None) -> dt.datetime | None:
+def _changed_since(cursor: str | None) -> dt.datetime | None:
+    """The earliest change time to report for a cursor we issued (its time less SYNC_OVERLAP)."""
     if not cursor:
         return None
     try:
         kind, _, stamp = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         if kind != "sync":
             raise ValueError
-        return dt.datetime.fromisoformat(stamp)
-    except (ValueError, UnicodeDecodeError):
+        at = dt.datetime.fromisoformat(stamp)
+        if at.tzinfo is None:  # ours always carry their offset
+            raise ValueError
+        return at - SYNC_OVERLAP
+    except (ValueError, UnicodeError, OverflowError):  # year 1 less the overlap overflows
         raise DomainError(CommonErrorCode.INVALID_INPUT, "Bad cursor.", "since") from None
 
 
@@ -219,14 +223,14 @@ def scanner_sync(*, festival: Festival, since: str | None, limit: int = 5000) ->
     """What changed since `since` (all of it for none): tickets whose old codes must be refused
     (voided, refunded, or a newer secret version) and tickets used at the gates."""
     start = now()
-    after = _sync_since(since)
+    after = _changed_since(since)
     tickets = Ticket.objects.filter(ticket_type__festival=festival).filter(
         ~Q(status=Ticket.Status.VALID) | Q(secret_version__gt=1)
     )
     states = TicketEntryState.objects.filter(ticket__ticket_type__festival=festival, admissions__gt=0)
     if after is not None:
-        tickets = tickets.filter(updated_at__gte=after - SYNC_OVERLAP)
-        states = TicketEntryState.objects.filter(ticket__ticket_type__festival=festival, updated_at__gte=after - SYNC_OVERLAP)
+        tickets = tickets.filter(updated_at__gte=after)
+        states = TicketEntryState.objects.filter(ticket__ticket_type__festival=festival, updated_at__gte=after)
     revoked = [
         RevokedTicket(pid, version, status)
         for pid, version, status in tickets.values_list("public_id", "secret_version", "status")[:limit]

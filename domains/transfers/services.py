@@ -91,16 +91,12 @@ def transfer_create(*, sender, ticket_public_id: uuid.UUID, to_email: str) -> Cr
     TICKET_UPGRADE_PENDING, TRANSFER_TO_SELF, TRANSFER_ALREADY_PENDING, TRANSFER_DEADLINE_PASSED,
     TRANSFER_LIMIT_REACHED, INVALID_INPUT (address).
     """
-    from django.core.exceptions import ValidationError
-    from django.core.validators import validate_email
-
+    from domains.common.email import is_valid_email
     from domains.common.errors import CommonErrorCode
 
     email = normalize_email(to_email)
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise DomainError(CommonErrorCode.INVALID_INPUT, "Enter a valid email address.", "toEmail") from None
+    if not is_valid_email(email):
+        raise DomainError(CommonErrorCode.INVALID_INPUT, "Enter a valid email address.", "toEmail")
     if email == normalize_email(sender.email):
         raise DomainError(E.TRANSFER_TO_SELF, "You already hold this ticket.", "toEmail")
     at = now()

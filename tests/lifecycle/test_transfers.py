@@ -82,6 +82,7 @@ def test_create_errors(setup, as_user, gate, settings):
     assert codes(other, recipient.user.email) == ["TICKET_NOT_FOUND"]
     assert codes(sender, sender.user.email) == ["TRANSFER_TO_SELF"]
     assert codes(sender, "not-an-email") == ["INVALID_INPUT"]
+    assert codes(sender, "a" * 200 + "@" + "b" * 60 + ".com") == ["INVALID_INPUT"]  # 265 > the column's 254
     assert codes(sender, recipient.user.email) == []
     assert codes(sender, other.user.email) == ["TRANSFER_ALREADY_PENDING"]
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 
 from domains.accounts.errors import AccountErrorCode
+from domains.common.email import is_valid_email
 from domains.common.errors import CommonErrorCode, DomainError, ErrorDetail
 
 MAX_PASSWORD_LENGTH = 128  # hashing a megabyte "password" is a denial of service
 
 
 def check_email(email: str, field: str = "email") -> None:
-    try:
-        if len(email) > 254:
-            raise ValidationError("too long")
-        validate_email(email)
-    except ValidationError:
-        raise DomainError(AccountErrorCode.INVALID_EMAIL, "Enter a valid email address.", field) from None
+    if not is_valid_email(email):
+        raise DomainError(AccountErrorCode.INVALID_EMAIL, "Enter a valid email address.", field)
 
 
 def check_password_strength(password: str, user=None, field: str = "password") -> None:
