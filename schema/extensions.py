@@ -25,6 +25,7 @@ from strawberry.extensions.max_aliases import create_validator as max_aliases_ru
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
+from domains.common.text import has_unstorable_text
 from festival.logging import bind
 from schema.cost import expanded_field_count, max_cost_rule
 
@@ -49,22 +50,6 @@ class NoNulCharactersRule(ValidationRule):
     def enter_string_value(self, node: StringValueNode, *_args):
         if "\x00" in node.value:
             self.report_error(GraphQLError("Text may not contain NUL characters.", node))
-
-
-# NUL, and UTF-16 surrogates that pair with nothing (JSON's "\ud800" decodes to one): text
-# PostgreSQL cannot store, or psycopg cannot even encode, in any column.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def has_unstorable_text(value) -> bool:
-    """True when a string anywhere in `value` (keys included) holds an unstorable character."""
-    if isinstance(value, str):
-        return _UNSTORABLE.search(value) is not None
-    if isinstance(value, dict):
-        return any(has_unstorable_text(k) or has_unstorable_text(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(has_unstorable_text(v) for v in value)
-    return False
 
 
 UNSTORABLE_VARIABLES = "Variables may not contain NUL characters or unpaired surrogates."

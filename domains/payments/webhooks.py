@@ -22,8 +22,13 @@ import json
 import time
 from typing import Any
 
+from domains.common.text import has_unstorable_text
+
 DEFAULT_TOLERANCE_SECONDS = 300
 SIGNATURE_SCHEME = "v1"
+# Unix seconds have 10 digits until the year 2286. A longer ``t`` is no time Stripe sends, and
+# past 4300 digits int() itself raises ValueError (CPython's limit), which would be a 500.
+MAX_TIMESTAMP_DIGITS = 12
 
 # Stable reasons (InvalidWebhook.reason).
 SECRET_NOT_CONFIGURED = "secret_not_configured"
@@ -34,6 +39,7 @@ SIGNATURE_MISMATCH = "signature_mismatch"
 TIMESTAMP_TOO_OLD = "timestamp_too_old"
 TIMESTAMP_IN_FUTURE = "timestamp_in_future"
 INVALID_PAYLOAD = "invalid_payload"
+UNSTORABLE_TEXT = "unstorable_text"
 
 
 class InvalidWebhook(Exception):
@@ -55,6 +61,12 @@ def sign_webhook_payload(payload: bytes, secret: str, timestamp: int) -> str:
     return f"t={int(timestamp)},{SIGNATURE_SCHEME}={compute_signature(payload, secret, timestamp)}"
 
 
+def _is_timestamp(value: str) -> bool:
+    """A plausible Unix time: ASCII digits only (``str.isdigit()`` also accepts '²' and '١',
+    which int() then refuses or reads), at most ``MAX_TIMESTAMP_DIGITS`` of them."""
+    return 0 < len(value) <= MAX_TIMESTAMP_DIGITS and value.isascii() and value.isdigit()
+
+
 def _parse_header(sig_header: str) -> tuple[int, list[str]]:
     timestamp: int | None = None
     signatures: list[str] = []
@@ -64,7 +76,7 @@ def _parse_header(sig_header: str) -> tuple[int, list[str]]:
             raise InvalidWebhook(MALFORMED_SIGNATURE_HEADER)
         if name == "t":
             # A second t= would let a sender pick which one we check: refuse.
-            if timestamp is not None or not (value.isascii() and value.isdigit()):
+            if timestamp is not None or not _is_timestamp(value):
                 raise InvalidWebhook(MALFORMED_SIGNATURE_HEADER)
             timestamp = int(value)
         elif name == SIGNATURE_SCHEME:
@@ -88,10 +100,12 @@ def verify_webhook(
     Rules, checked in this order (the signature before the time, because ``t`` is only
     trustworthy once the signature covering it matched):
 
-    1. a secret is configured, a header is present and well formed, with at least one ``v1``;
+    1. a secret is configured, a header is present and well formed (one ``t``, a plausible Unix
+       time), with at least one ``v1``;
     2. one ``v1`` equals our HMAC (constant-time comparison against every entry);
     3. ``now - tolerance <= t <= now + tolerance``;
-    4. the body is a JSON object.
+    4. the body is a JSON object the parser can read (not nested past its recursion limit);
+    5. no text in it that PostgreSQL cannot store (NUL, unpaired surrogates).
     """
     if not secret:
         raise InvalidWebhook(SECRET_NOT_CONFIGURED)
@@ -116,10 +130,14 @@ def verify_webhook(
     if timestamp > current + tolerance:
         raise InvalidWebhook(TIMESTAMP_IN_FUTURE)
 
+    # RecursionError: a body nested ~1000 deep exhausts the parser's stack. A correct signature
+    # only says who sent it; it is still a body we cannot read (400), not our failure (500).
     try:
         event = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise InvalidWebhook(INVALID_PAYLOAD) from None
     if not isinstance(event, dict):
         raise InvalidWebhook(INVALID_PAYLOAD)
+    if has_unstorable_text(event):
+        raise InvalidWebhook(UNSTORABLE_TEXT)
     return event

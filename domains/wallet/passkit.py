@@ -13,6 +13,7 @@ import re
 
 from django.db import IntegrityError, transaction
 
+from domains.common.text import storable
 from domains.wallet import render
 from domains.wallet.credentials import apple_credentials
 from domains.wallet.models import PassKitDeviceRegistration, PassKitLog, WalletPass
@@ -47,10 +48,17 @@ def authorised_pass(*, pass_type_identifier: str, serial_number: str, token: str
     )
 
 
+def _check_device_id(device_library_identifier: str | None) -> None:
+    """Refuse (400) an identifier no device can have registered with. It comes from the URL path,
+    which may decode to a NUL ("%00"): PostgreSQL refuses that in any query (a 500)."""
+    # fullmatch: `$` alone would also let a trailing newline through.
+    if not isinstance(device_library_identifier, str) or not _DEVICE_ID.fullmatch(device_library_identifier):
+        raise InvalidRequest("invalid device library identifier")
+
+
 def device_register(*, wallet_pass: WalletPass, device_library_identifier: str, push_token: str) -> bool:
     """Register a device for a pass; True when new (201), False when already registered (200)."""
-    if not _DEVICE_ID.match(device_library_identifier or ""):
-        raise InvalidRequest("invalid device library identifier")
+    _check_device_id(device_library_identifier)
     if not isinstance(push_token, str) or not _PUSH_TOKEN.match(push_token):
         raise InvalidRequest("pushToken must be a hexadecimal APNs token")
     with transaction.atomic():
@@ -70,6 +78,7 @@ def device_register(*, wallet_pass: WalletPass, device_library_identifier: str, 
 
 
 def device_unregister(*, wallet_pass: WalletPass, device_library_identifier: str) -> None:
+    _check_device_id(device_library_identifier)
     PassKitDeviceRegistration.objects.filter(
         device_library_identifier=device_library_identifier, wallet_pass=wallet_pass
     ).delete()
@@ -83,10 +92,18 @@ def update_tag(value: dt.datetime) -> str:
     return str((value - _EPOCH) // _MICROSECOND)  # exact integer arithmetic, no float rounding
 
 
+# ASCII digits only: str.isdigit() and \d also accept '²' (int() refuses it) and '١' (int() reads it).
+_TAG = re.compile(r"[0-9]{1,20}")
+# The last instant a datetime can hold (the end of 9999, UTC): a larger tag would overflow.
+_MAX_TAG = (dt.datetime.max.replace(tzinfo=dt.UTC) - _EPOCH) // _MICROSECOND
+
+
 def _parse_tag(tag: str | None) -> dt.datetime | None:
+    """The instant a tag names; None for no tag (everything); InvalidRequest (400) for anything
+    that cannot be one of ours: not plain ASCII digits, or past what a datetime can hold."""
     if not tag:
         return None
-    if not tag.isdigit() or len(tag) > 20:
+    if not _TAG.fullmatch(tag) or int(tag) > _MAX_TAG:
         raise InvalidRequest("passesUpdatedSince is not a tag this service issued")
     return _EPOCH + int(tag) * _MICROSECOND
 
@@ -96,6 +113,7 @@ def serials_updated_since(*, device_library_identifier: str, pass_type_identifie
     """(serial numbers, new tag) of the device's passes updated after `since`; None when none."""
     if not pass_type_matches(pass_type_identifier):
         return None
+    _check_device_id(device_library_identifier)
     after = _parse_tag(since)
     passes = WalletPass.objects.filter(
         kind=WalletPass.Kind.APPLE, registrations__device_library_identifier=device_library_identifier
@@ -109,10 +127,17 @@ def serials_updated_since(*, device_library_identifier: str, pass_type_identifie
     return sorted({serial for serial, _ in rows}), update_tag(max(updated for _, updated in rows))
 
 
-def log_messages(*, messages: list, client_ip: str | None) -> int:
-    """Keep what devices report about our service (bounded: it is an unauthenticated endpoint)."""
+def _storable_log_line(message) -> str:
+    """The line as text PostgreSQL can hold: bounded, each NUL or unpaired surrogate replaced by
+    U+FFFD. Replaced, not refused: the rest of a device's report is still worth reading."""
+    return storable(str(message)[:MAX_LOG_LENGTH])
+
+
+def log_messages(*, messages: list, client_ip: str | None) -> list[str]:
+    """Keep what devices report about our service (bounded: it is an unauthenticated endpoint);
+    returns the lines as stored."""
     if not isinstance(messages, list):
         raise InvalidRequest("logs must be a list")
-    rows = [PassKitLog(message=str(m)[:MAX_LOG_LENGTH], client_ip=client_ip) for m in messages[:MAX_LOG_MESSAGES]]
-    PassKitLog.objects.bulk_create(rows)
-    return len(rows)
+    lines = [_storable_log_line(m) for m in messages[:MAX_LOG_MESSAGES]]
+    PassKitLog.objects.bulk_create([PassKitLog(message=line, client_ip=client_ip) for line in lines])
+    return lines

@@ -56,6 +56,18 @@ def _apple_token(request) -> str | None:
     return token.strip() if scheme == "ApplePass" and token.strip() else None
 
 
+def _json_body(request):
+    """The request body as JSON ({} when empty); InvalidRequest (400) when it cannot be read.
+
+    RecursionError too: a body nested ~1000 deep exhausts the parser's stack, and that is the
+    client's bad input, not our failure (it would otherwise be a 500).
+    """
+    try:
+        return json.loads(request.body or b"{}")
+    except (ValueError, RecursionError):  # ValueError: not JSON, or not UTF-8
+        raise passkit.InvalidRequest("the body is not JSON") from None
+
+
 def _client_ip(request) -> str | None:
     from schema.context import client_ip  # the one place that knows about trusted proxies
 
@@ -72,10 +84,13 @@ def passkit_registration(request, device_id: str, pass_type_id: str, serial: str
     if wallet_pass is None:
         return HttpResponse(status=401)
     if request.method == "DELETE":
-        passkit.device_unregister(wallet_pass=wallet_pass, device_library_identifier=device_id)
+        try:
+            passkit.device_unregister(wallet_pass=wallet_pass, device_library_identifier=device_id)
+        except passkit.InvalidRequest:
+            return HttpResponse(status=400)
         return HttpResponse(status=200)
     try:
-        body = json.loads(request.body or b"{}")
+        body = _json_body(request)
         created = passkit.device_register(wallet_pass=wallet_pass, device_library_identifier=device_id,
                                           push_token=body.get("pushToken") if isinstance(body, dict) else None)
     except (ValueError, passkit.InvalidRequest):
@@ -120,10 +135,10 @@ def passkit_log(request):
     if not hit(f"wallet-passkit-log:{ip}", limit=60, window=3600).allowed:
         return HttpResponse(status=429)
     try:
-        body = json.loads(request.body or b"{}")
-        count = passkit.log_messages(messages=body.get("logs", []) if isinstance(body, dict) else None, client_ip=ip)
+        body = _json_body(request)
+        lines = passkit.log_messages(messages=body.get("logs", []) if isinstance(body, dict) else None, client_ip=ip)
     except (ValueError, passkit.InvalidRequest):
         return HttpResponse(status=400)
-    for message in (body.get("logs") or [])[:count]:
-        log.warning("wallet: PassKit device log: %s", str(message)[:500])
+    for line in lines:  # as stored: no NUL or lone surrogate for a log handler to choke on either
+        log.warning("wallet: PassKit device log: %s", line[:500])
     return HttpResponse(status=200)
