@@ -228,3 +228,38 @@ def test_an_unknown_event_is_a_typed_refusal(server, setup):
         message = _recv(ws)
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert [(e["message"], e["extensions"]["code"]) for e in errors] == [("Event not found.", "NOT_FOUND")]
+
+
+def test_the_subscribers_of_a_festival_share_each_reading_of_the_figures(server, setup, monkeypatch):
+    """Six dashboards, one scan: the figures are computed once or twice for all of them (the
+    reading after the prompt and the follow-up), not twice per dashboard."""
+    import contextlib as ctx
+    import threading as th
+
+    import domains.scanning.selectors as selectors
+    from domains.scanning import notify
+
+    real, calls, lock = selectors.scan_stats, [], th.Lock()
+
+    def counting(**kwargs):
+        with lock:
+            calls.append(1)
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "scan_stats", counting)
+    variables = {"e": str(setup["festival"].public_id)}
+    with ctx.ExitStack() as stack:
+        sockets = [stack.enter_context(_open(server, setup["staff_token"])) for _ in range(6)]
+        for ws in sockets:
+            assert _recv(ws)["type"] == "connection_ack"
+            ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": variables}}))
+        for ws in sockets:
+            assert _recv(ws)["payload"]["data"]["scanStatsUpdated"]["admittedTickets"] == 0
+        time.sleep(notify.FOLLOW_UP + 1)  # the follow-up readings after the first figures are over
+        with lock:
+            calls.clear()
+        assert _scan(server, setup, setup["tickets"][0], "shared") == "ADMITTED"
+        for ws in sockets:
+            assert _recv(ws, timeout=10)["payload"]["data"]["scanStatsUpdated"]["admittedTickets"] == 1
+        time.sleep(notify.FOLLOW_UP + 1)
+    assert 1 <= len(calls) <= 4, len(calls)
