@@ -4,6 +4,7 @@ subscriptions on /graphql/ (graphql-transport-ws through Django Channels)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import uuid
 from urllib.parse import urlsplit
@@ -14,9 +15,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.urls import re_path
+from graphql import GraphQLError, GraphQLSyntaxError
 from strawberry.channels import GraphQLWSConsumer
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "festival.settings")
 django.setup()
@@ -25,6 +28,7 @@ django_http = get_asgi_application()
 
 from festival.logging import bind  # noqa: E402
 from schema.context import viewer_from_authorization  # noqa: E402
+from schema.extensions import mask_errors  # noqa: E402
 from schema.permissions import STAFF_ROLES  # noqa: E402
 from schema.schema import schema  # noqa: E402
 
@@ -44,11 +48,90 @@ def websocket_origins() -> tuple[str, ...]:
     return tuple(origins)
 
 
+def protocol_violation(message: object) -> str | None:
+    """Why a client's message is not one graphql-transport-ws defines (the socket is closed with
+    4400 and this reason), or None. strawberry indexes messages without checking their shape: a
+    frame that is not an object, an id that is not a string, a payload or query of another type
+    raised TypeError in its handler, which then ignored every later message. The shapes are the
+    protocol's (a non-empty query, as over HTTP, where the same request is a 400)."""
+    if not isinstance(message, dict):
+        return "WebSocket message must be a JSON object"
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return "Message type must be a string"
+    if kind not in ("subscribe", "complete"):
+        return None  # connection_init, ping and pong strawberry checks; unknown types it refuses
+    if not isinstance(message.get("id"), str) or not message["id"]:
+        return "Operation id must be a non-empty string"
+    if kind == "complete":
+        return None
+    payload = message.get("payload")
+    if not isinstance(payload, dict):
+        return "Subscribe payload must be an object"
+    if not isinstance(payload.get("query"), str) or not payload["query"]:
+        return "Subscribe query must be a non-empty string"
+    if not isinstance(payload.get("operationName"), (str, type(None))):
+        return "Subscribe operationName must be a string or null"
+    for field in ("variables", "extensions"):
+        if not isinstance(payload.get(field), (dict, type(None))):
+            return f"Subscribe {field} must be an object or null"
+    return None
+
+
+class FestivalTransportWSHandler(BaseGraphQLTransportWSHandler):
+    """strawberry's graphql-transport-ws handler, with every client message checked first and a
+    document that does not parse answered as an `error` message for its operation.
+
+    `_send_result_stream` and `_get_pre_execution_close_reason` are strawberry's internals (0.341):
+    tests/scanning/test_websocket_robustness.py fails if an upgrade renames or reshapes them."""
+
+    async def handle_message(self, message) -> None:
+        if (reason := protocol_violation(message)) is not None:
+            await self.handle_invalid_message(reason)
+            return
+        await super().handle_message(message)
+
+    async def _send_result_stream(self, operation, result_source) -> None:
+        try:
+            await super()._send_result_stream(operation, result_source)
+        except GraphQLError as error:
+            # strawberry turns a parse error into a pre-execution error only when its own parse
+            # raises it; ParserCache (schema/extensions.py) parses in its on_parse hook, outside
+            # that try, so the syntax error (or MaxTokensLimiter's) ends the stream as an
+            # exception: over HTTP Schema.execute catches it, here strawberry logged "Exception in
+            # worker task" and sent a bare `complete`. Logged as a refusal, masked like any answer.
+            self.schema.process_errors([error])
+            await operation.send_initial_errors(mask_errors([error]))
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        # strawberry closes the whole socket (4400) for a syntax error in one operation, when the
+        # error reaches it as a result (strawberry's own parse, without ParserCache): answer it
+        # as above instead, an `error` message, and the dashboard's other subscriptions go on.
+        if isinstance(error, GraphQLSyntaxError):
+            return None
+        return BaseGraphQLTransportWSHandler._get_pre_execution_close_reason(error)
+
+
+def close_reason(reason: str | None) -> str | None:
+    """A close frame's reason is at most 123 bytes of UTF-8; strawberry's quote the client
+    ("Unknown message type: ...", an operation name), which may be longer or hold a lone
+    surrogate, and the close itself then failed (no close frame at all)."""
+    if not reason:
+        return reason
+    encoded = reason.encode("utf-8", "replace")
+    if len(encoded) <= 123:
+        return encoded.decode("utf-8")
+    return encoded[:120].decode("utf-8", "ignore") + "..."
+
+
 class FestivalWSConsumer(GraphQLWSConsumer):
     """Authenticates once, at connection_init, with the same Bearer token as HTTP.
 
     Speaks graphql-transport-ws only, the protocol our dashboard uses; the older graphql-ws
     protocol (strawberry's other default) is one more handler to keep safe for no client."""
+
+    graphql_transport_ws_handler_class = FestivalTransportWSHandler
 
     def __init__(self, *args, **kwargs):
         # Built per connection, so the timeout is the settings' value now (an operator's, a test's).
@@ -57,6 +140,17 @@ class FestivalWSConsumer(GraphQLWSConsumer):
         kwargs["allowed_origins"] = websocket_origins()
         super().__init__(*args, **kwargs)
 
+    def decode_json(self, data):
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            # Nested deeper than the interpreter's recursion limit ('[' * 1000): strawberry only
+            # answers JSONDecodeError (close 4400), anything else went unhandled.
+            raise json.JSONDecodeError("JSON nested too deeply", data if isinstance(data, str) else "", 0) from None
+
+    async def close(self, code=None, reason=None):
+        await super().close(code=code, reason=close_reason(reason))
+
     async def on_ws_connect(self, context):
         # Logs of this connection's operations carry an id of their own, like an HTTP request's.
         bind(request_id=uuid.uuid4().hex, transport="websocket")
@@ -64,6 +158,10 @@ class FestivalWSConsumer(GraphQLWSConsumer):
         header = params.get("Authorization") or params.get("authorization") or ""
         if not isinstance(header, str):
             raise ConnectionRejectionError()
+        if not header.isascii():
+            # A token is ASCII (a JWT). JSON may carry any text, a lone surrogate included, which
+            # PyJWT cannot even encode (UnicodeEncodeError); HTTP headers never hold one.
+            raise ConnectionRejectionError({"reason": "invalid token"})
         viewer, error = await database_sync_to_async(viewer_from_authorization)(header)
         if error is not None:
             raise ConnectionRejectionError({"reason": "invalid token"})

@@ -161,7 +161,13 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_PREFIX", _ns_default)},
+            # A listening consumer blocks in BZPOPMIN for 5 s at a time; redis-py's default socket
+            # timeout is 5 s too, so an idle dashboard's socket was dropped (a TimeoutError in the
+            # ASGI application, no close frame) whenever nothing was scanned for a few seconds.
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15}],
+                "prefix": os.environ.get("CHANNEL_PREFIX", _ns_default),
+            },
         }
     }
 else:

@@ -12,7 +12,7 @@ from django.conf import settings
 from graphql import GraphQLError, GraphQLSyntaxError, ValidationRule
 from graphql.language import DirectiveNode, StringValueNode
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.exceptions import StrawberryGraphQLError
+from strawberry.exceptions import MissingQueryError, StrawberryGraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -23,6 +23,7 @@ from strawberry.extensions import (
 )
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry_django.optimizer import DjangoOptimizerExtension
 
 from domains.common.text import has_unstorable_text
@@ -78,6 +79,21 @@ def limit_rules(
     return tuple(rules)
 
 
+class QuietParserCache(ParserCache):
+    """strawberry's parse cache, leaving a document that does not parse to strawberry's own
+    parse, inside its error handling: ParserCache parses in its hook, outside it, so over
+    WebSocket a syntax error ended the operation as an exception ("Exception in worker task",
+    a bare `complete`) instead of an error answer (HTTP had caught it one level up)."""
+
+    def on_parse(self):
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(context.query, **context.parse_options)
+        except GraphQLError:
+            pass  # strawberry parses again, reports it and counts it like any refusal
+        yield
+
+
 class BoundedValidation(ValidationCache):
     """Validation (cached per document and rules), after refusing a document that selects more
     than GRAPHQL_MAX_FIELDS fields once its fragments are expanded: the depth, alias and cost
@@ -125,11 +141,13 @@ def _ignore_introspection(ignore) -> bool:
 
 def should_mask(error: GraphQLError) -> bool:
     """Mask exceptions raised while resolving fields, except the ones we raise on purpose
-    (permission refusals). Document and variable errors carry no original error and stay."""
+    (permission refusals) and strawberry's refusals of the request itself (no query, an unknown
+    operation name, an operation type the transport does not allow: over HTTP they are 400s).
+    Document and variable errors carry no original error and stay."""
     original = error.original_error
     if original is None:
         return False
-    if isinstance(original, (StrawberryGraphQLError, GraphQLError)):
+    if isinstance(original, (StrawberryGraphQLError, GraphQLError, *_REQUEST_REFUSALS)):
         return False
     return True
 
@@ -164,6 +182,8 @@ def _refusal_code(error: GraphQLError) -> str:
         return code
     return "GRAPHQL_PARSE_FAILED" if isinstance(error, GraphQLSyntaxError) else "GRAPHQL_VALIDATION_FAILED"
 
+
+_REQUEST_REFUSALS = (MissingQueryError, CannotGetOperationTypeError, InvalidOperationTypeError)
 
 _SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
@@ -307,6 +327,6 @@ def schema_extensions() -> list:
         DjangoOptimizerExtension,
     ]
     # Module-level LRU caches inside strawberry, shared by every request.
-    extensions += [lambda: ParserCache(maxsize=512), lambda: BoundedValidation(maxsize=512)]
+    extensions += [lambda: QuietParserCache(maxsize=512), lambda: BoundedValidation(maxsize=512)]
     extensions += [RequestHooks]  # last: after ValidationCache and inside MaskErrors, see its docstring
     return extensions

@@ -41,7 +41,7 @@ class FestivalGraphQLView(GraphQLView):
             if _is_subscription(request_data.query, request_data.operation_name):
                 # strawberry would run it as an incremental HTTP stream, which this sync view
                 # cannot send: the answer was a masked error. Subscriptions have their transport.
-                raise HTTPException(400, "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql/.")
+                raise SubscriptionOverHTTP()
             result = super().execute_single(request, request_adapter, sub_response, context, root_value, request_data)
         if result.errors:
             # strawberry answers an exception raised outside any field (by an extension's hook,
@@ -136,6 +136,10 @@ class FestivalGraphQLView(GraphQLView):
             return JsonResponse(
                 {"errors": [{"message": "PersistedQueryNotFound", "extensions": {"code": "PERSISTED_QUERY_NOT_FOUND"}}]}
             )
+        except SubscriptionOverHTTP:
+            return JsonResponse(
+                {"errors": [{"message": SubscriptionOverHTTP.message, "extensions": {"code": "BAD_REQUEST"}}]}, status=400
+            )
 
     def _public_query(self) -> bool:
         operation = getattr(self, "_operation", None)
@@ -153,6 +157,10 @@ class FestivalGraphQLView(GraphQLView):
 
 class PersistedQueryNotFound(Exception):
     pass
+
+
+class SubscriptionOverHTTP(Exception):
+    message = "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql/."
 
 
 def _is_subscription(query, operation_name) -> bool:

@@ -68,7 +68,9 @@ def test_a_subscription_over_http_is_a_400_naming_the_websocket(as_user):
         staff.post_raw(json.dumps({"query": f"query Q {{ __typename }} {SUBSCRIPTION.replace('subscription', 'subscription S')}", "operationName": "S"})),
     ):
         assert response.status_code == 400, response.text
-        assert "Subscriptions are served over WebSocket" in response.text
+        assert response.json()["errors"] == [
+            {"message": "Subscriptions are served over WebSocket (graphql-transport-ws) at /graphql/.", "extensions": {"code": "BAD_REQUEST"}}
+        ]
     # A query mentioning the word is not one.
     assert staff.execute('query { festival(slug: "subscription") { name } }').status_code == 200
 

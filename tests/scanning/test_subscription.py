@@ -27,8 +27,14 @@ SUBSCRIPTION = "subscription($e: ID) { scanStatsUpdated(eventId: $e) { admittedT
 @pytest.fixture
 def server(transactional_db):
     import uvicorn
+    from channels.layers import channel_layers
 
     from festival.asgi import application
+
+    # Each server runs its own event loop, and a Redis channel layer receives on one loop only
+    # (as in production: one loop per process); a listener of the previous test's loop may
+    # still be blocked in Redis for up to the socket timeout. A fresh layer for each server.
+    channel_layers.backends.clear()
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -231,8 +237,9 @@ def test_an_unknown_event_is_a_typed_refusal(server, setup):
 
 
 def test_the_subscribers_of_a_festival_share_each_reading_of_the_figures(server, setup, monkeypatch):
-    """Six dashboards, one scan: the figures are computed once or twice for all of them (the
-    reading after the prompt and the follow-up), not twice per dashboard."""
+    """Ten dashboards, one scan: the figures are computed a few times for all of them (the
+    reading after the prompt and the follow-up, each once or twice depending on when the
+    dashboards ask), not twice per dashboard (20)."""
     import contextlib as ctx
     import threading as th
 
@@ -249,7 +256,7 @@ def test_the_subscribers_of_a_festival_share_each_reading_of_the_figures(server,
     monkeypatch.setattr(selectors, "scan_stats", counting)
     variables = {"e": str(setup["festival"].public_id)}
     with ctx.ExitStack() as stack:
-        sockets = [stack.enter_context(_open(server, setup["staff_token"])) for _ in range(6)]
+        sockets = [stack.enter_context(_open(server, setup["staff_token"])) for _ in range(10)]
         for ws in sockets:
             assert _recv(ws)["type"] == "connection_ack"
             ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": variables}}))
@@ -262,4 +269,4 @@ def test_the_subscribers_of_a_festival_share_each_reading_of_the_figures(server,
         for ws in sockets:
             assert _recv(ws, timeout=10)["payload"]["data"]["scanStatsUpdated"]["admittedTickets"] == 1
         time.sleep(notify.FOLLOW_UP + 1)
-    assert 1 <= len(calls) <= 4, len(calls)
+    assert 1 <= len(calls) <= 6, len(calls)
