@@ -74,7 +74,9 @@ class OrderGql:
     lines: list[OrderLineGql]
     payments: list[PaymentGql]
     refunds: list[RefundGql]
-    tickets: list[TicketGql]
+    tickets: list[TicketGql] = strawberry.field(
+        description="The order's tickets the buyer still holds: one transferred away is its new holder's."
+    )
     status_history: list[OrderStatusChangeGql]
     invoice_number: str | None
     invoice_url: str | None = strawberry.field(description="Signed, expiring link to the invoice PDF (paid orders).")
@@ -84,7 +86,9 @@ class OrderGql:
     def from_model(cls, o: Order) -> OrderGql:
         cur = o.currency
         paid = o.fulfilled_at is not None
-        tickets = selectors.order_tickets(o)
+        # A transferred ticket belongs to its new holder: its QR code, PDF link and holder details
+        # are theirs alone (the buyer's view once signed a PDF of it with the live code).
+        tickets = [t for t in selectors.order_tickets(o) if t.holder_id == o.buyer_id]
         for t in tickets:  # already loaded: avoid per-ticket queries
             t.holder = o.buyer
             t.ticket_type.festival = o.festival

@@ -72,6 +72,14 @@ def test_accepted_transfer_moves_the_ticket_and_kills_the_old_code(setup, verdic
     from domains.tickets.documents import order_tickets_pdf
 
     assert order_tickets_pdf(str(ticket.order_line.order.public_id)) is None
+    # nor does the buyer's view of the order: no holder details, no signed link to its PDF
+    order = sender.execute(
+        "query($id: UUID!) { order(id: $id) { lines { quantity } tickets { id pdfUrl holderEmail } } }",
+        {"id": str(ticket.order_line.order.public_id)},
+    ).data["order"]
+    assert order["lines"][0]["quantity"] == 1 and order["tickets"] == []
+    mine = recipient.execute("{ myTickets { id pdfUrl holderEmail } }").data["myTickets"]
+    assert [(t["id"], t["holderEmail"]) for t in mine] == [(str(ticket.public_id), recipient.user.email)] and mine[0]["pdfUrl"]
 
 
 def test_create_errors(setup, as_user, gate, settings):
