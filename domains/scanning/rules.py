@@ -71,10 +71,15 @@ def decide(*, ticket, version: int, state, rule: Rule, gate_id: int, direction: 
 
     if not admitted:
         return Decision(Verdict.ADMITTED)
-    if rule.mode == TicketTypeEntryRule.Mode.DAILY and state.day != day:
+    # Every day admitted counts, not only the latest: an offline scan of an earlier day uploaded
+    # late must not reopen today (`state.day` is the latest day, days_admitted all of them).
+    admitted_that_day = day == state.day or day.isoformat() in (state.days_admitted or ())
+    if rule.mode == TicketTypeEntryRule.Mode.DAILY and not admitted_that_day:
         return Decision(Verdict.ADMITTED)
     if rule.allow_exit and not inside:
         return Decision(Verdict.ADMITTED, "re-entry")
     if rule.mode == TicketTypeEntryRule.Mode.DAILY:
+        if day != state.day:  # an earlier day: when and where it was first used there is not kept
+            return Decision(Verdict.ALREADY_USED)
         return Decision(Verdict.ALREADY_USED, "", state.day_first_admitted_at, state.day_first_gate_id)
     return Decision(Verdict.ALREADY_USED, "", state.first_admitted_at, state.first_gate_id)

@@ -96,7 +96,7 @@ class OfflineScanInput:
     code: str
     scanned_at: dt.datetime
     nonce: str
-    gate_id: strawberry.ID | None = None
+    gate_id: strawberry.ID | None = strawberry.field(default=None, description="Must be the uploading device's gate when given.")
     device_id: strawberry.ID | None = strawberry.field(default=None, description="Must be the uploading device when given.")
     direction: ScanDirection = ScanDirection.ENTRY  # type: ignore[assignment]
     local_verdict: ScanVerdict = strawberry.field(default=ScanVerdict.ADMITTED, description="What the device showed.")  # type: ignore[assignment]

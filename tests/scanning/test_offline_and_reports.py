@@ -6,9 +6,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from domains.common.signing import b64url_decode
-from domains.scanning.models import ScanLog, TicketEntryState
+from domains.scanning.models import ScanLog, TicketEntryState, TicketTypeEntryRule
 from domains.tickets.models import Ticket
 from domains.tickets.qr import qr_encode
+from tests.scanning import factories
 from tests.scanning.conftest import local
 
 pytestmark = pytest.mark.django_db
@@ -218,3 +219,54 @@ def test_believed_scan_time_edges():
     assert believed_scan_time(received - OFFLINE_CLOCK_TRUST - dt.timedelta(seconds=1), received) == received
     assert believed_scan_time(received + dt.timedelta(seconds=1), received) == received  # a clock ahead
     assert believed_scan_time(local(3, 10), received) == local(3, 10)
+
+
+def test_a_late_upload_of_an_earlier_day_does_not_reopen_today_for_a_daily_pass(env, set_now):
+    daily = factories.ticket_type(env.festival, name="3-day", mode=TicketTypeEntryRule.Mode.DAILY)
+    code = qr_encode(env.ticket(daily))
+    set_now(local(4, 9))
+    assert env.scan(code)["result"]["verdict"] == "ADMITTED"
+    # A scanner that was offline on the 3rd uploads its scan of that day now: it stands.
+    set_now(local(4, 9, 30))
+    (late,) = upload(env, env.device_b, env.device_b_token, [{"code": code, "scannedAt": local(3, 18).isoformat(), "nonce": "d3"}])["results"]
+    assert (late["outcome"], late["result"]["verdict"]) == ("STOOD", "ADMITTED")
+    # Today is still used, the 3rd too (a second offline scan of that day conflicts).
+    set_now(local(4, 11))
+    again = env.scan(code)["result"]
+    assert again["verdict"] == "ALREADY_USED" and again["firstUsedAt"].startswith("2026-07-04T07:00")
+    (twice,) = upload(env, env.device_b, env.device_b_token, [{"code": code, "scannedAt": local(3, 19).isoformat(), "nonce": "d3b"}])["results"]
+    assert twice["result"]["verdict"] == "ALREADY_USED"
+    state = TicketEntryState.objects.get(ticket__ticket_type=daily)
+    assert (state.admissions, state.day, state.days_admitted) == (2, local(4, 9).date(), ["2026-07-03", "2026-07-04"])
+    set_now(local(5, 10))
+    assert env.scan(code)["result"]["verdict"] == "ADMITTED"
+
+
+def test_an_offline_scan_is_logged_at_its_scanners_gate_only(env, set_now):
+    """Online, a device cannot claim another gate; offline it could, and a gate rule of the
+    other gate then let the ticket in."""
+    north_only = factories.ticket_type(env.festival, name="North only", gates=[env.gate])
+    code = qr_encode(env.ticket(north_only))
+    assert env.scan(code, device=env.device_b)["result"]["verdict"] == "WRONG_GATE"
+    set_now(local(3, 14))
+    claimed = upload(env, env.device_b, env.device_b_token, [
+        {"code": code, "scannedAt": local(3, 13).isoformat(), "nonce": "g1", "gateId": str(env.gate.public_id)},
+    ])
+    assert claimed["results"] is None and claimed["errors"] == [{"code": "DEVICE_GATE_MISMATCH", "field": "scans.0.gateId"}]
+    assert not TicketEntryState.objects.filter(ticket__ticket_type=north_only).exists()
+    at_its_gate = upload(env, env.device_b, env.device_b_token, [
+        {"code": code, "scannedAt": local(3, 13).isoformat(), "nonce": "g2", "gateId": str(env.gate_b.public_id)},
+    ])
+    assert at_its_gate["results"][0]["result"]["verdict"] == "WRONG_GATE"
+
+
+def test_a_closed_gates_scanners_admit_no_one(env, set_now):
+    code = qr_encode(env.ticket())
+    env.gate_b.is_active = False
+    env.gate_b.save()
+    refused = env.scan(code, device=env.device_b)
+    assert refused["result"] is None and [e["code"] for e in refused["errors"]] == ["GATE_NOT_FOUND"]
+    set_now(local(3, 14))
+    batch = upload(env, env.device_b, env.device_b_token, [{"code": code, "scannedAt": local(3, 13).isoformat(), "nonce": "c1"}])
+    assert batch["errors"] == [{"code": "GATE_NOT_FOUND", "field": "scans.0.gateId"}]
+    assert env.scan(code)["result"]["verdict"] == "ADMITTED"  # the open gate still works

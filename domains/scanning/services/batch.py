@@ -19,7 +19,7 @@ from domains.common.ratelimit import enforce
 from domains.scanning.errors import ScanningErrorCode
 from domains.scanning.models import Direction, ScannerDevice, Verdict
 from domains.scanning.services.commit import ScanResult, believed_scan_time, scan_commit
-from domains.scanning.services.devices import gate_get
+from domains.scanning.services.devices import device_gate
 
 MAX_BATCH = 500
 
@@ -38,7 +38,9 @@ class OfflineScan:
 
 def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineScan]) -> list[ScanResult]:
     """Results in the order of `scans`; applied in the order of their believed times
-    (`believed_scan_time`; ties keep upload order)."""
+    (`believed_scan_time`; ties keep upload order). Every scan is logged at the uploading
+    device's gate, as online: one naming another gate refuses the upload (DEVICE_GATE_MISMATCH,
+    `scans.<i>.gateId`), and a closed gate's scanner uploads nothing (GATE_NOT_FOUND)."""
     if len(scans) > MAX_BATCH:
         raise DomainError(ScanningErrorCode.BATCH_TOO_LARGE, f"At most {MAX_BATCH} scans per upload.", "scans")
     for i, scan in enumerate(scans):
@@ -46,13 +48,9 @@ def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineS
             raise DomainError(CommonErrorCode.INVALID_INPUT, "Every offline scan needs a nonce.", f"scans.{i}.nonce")
         if scan.device_id is not None and str(scan.device_id) != str(device.public_id):
             raise DomainError(ScanningErrorCode.DEVICE_NOT_AUTHORISED, "A device uploads its own scans.", f"scans.{i}.deviceId")
+        device_gate(device=device, claimed_gate_id=scan.gate_id, field=f"scans.{i}.gateId")
     # One upload counts as a few scans for the rate limit: a device catching up is not abuse.
     enforce(f"scan:batch:{device.pk}", limit=30, window=60, message="Too many uploads from this scanner.")
-    gates = {}
-    for scan in scans:
-        key = scan.gate_id or ""
-        if key not in gates:
-            gates[key] = device.gate if not key else gate_get(gate_id=key, festival=device.gate.festival)
     received = now()
     order = sorted(range(len(scans)), key=lambda i: (believed_scan_time(scans[i].scanned_at, received), i))
     results: list[ScanResult | None] = [None] * len(scans)
@@ -60,7 +58,7 @@ def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineS
         scan = scans[i]
         results[i] = scan_commit(
             code=scan.code,
-            gate=gates[scan.gate_id or ""],
+            gate=device.gate,
             device=device,
             staff_user=staff_user,
             nonce=scan.nonce,

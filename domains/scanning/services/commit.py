@@ -348,7 +348,10 @@ def _apply(decision: Decision, *, ticket, state, gate, at, day):
         if state.first_admitted_at is None:
             state.first_admitted_at, state.first_gate = at, gate
         if state.day != day:
-            state.day, state.day_first_admitted_at, state.day_first_gate = day, at, gate
+            # `day` is the latest day admitted: an offline scan of an earlier day, uploaded late,
+            # only adds its day to the list.
+            if state.day is None or day > state.day:
+                state.day, state.day_first_admitted_at, state.day_first_gate = day, at, gate
             state.days_admitted = sorted({*state.days_admitted, day.isoformat()})
         state.inside = True
         state.admissions += 1
@@ -383,7 +386,7 @@ def _vendor_scan(code: str, at, base) -> ScanResult:
     if vendor_setup_scan is None:
         row = _log(verdict=Verdict.INVALID, reason="vendor codes unsupported", **base)
         return _result(row, ticket=None, gate=gate, first_gate=None)
-    answer = vendor_setup_scan(code, gate.name, at)
+    answer = vendor_setup_scan(code, gate.name, at, festival_id=gate.festival_id)
     verdict = _VENDOR_VERDICTS.get(str(answer.verdict), Verdict.INVALID)
     vendor = {}
     if verdict != Verdict.INVALID:

@@ -130,9 +130,13 @@ def device_authenticate(*, device_id, token: str | None, versions: authcache.Req
     return device
 
 
-def device_gate(*, device: ScannerDevice, claimed_gate_id=None) -> Gate:
-    """The gate a device scans at is the one it is registered at; a scan that names another
-    gate is refused (DEVICE_GATE_MISMATCH) rather than logged at the wrong gate."""
+def device_gate(*, device: ScannerDevice, claimed_gate_id=None, field: str = "gate") -> Gate:
+    """The gate a device scans at is the one it is registered at, online or offline; a scan that
+    names another gate is refused (DEVICE_GATE_MISMATCH) rather than logged at the wrong gate
+    (where another ticket type's gate rule would let it in), and a gate that was closed
+    (deactivated) admits no one through its scanners (GATE_NOT_FOUND, as for `gate_get`)."""
     if claimed_gate_id is not None and str(claimed_gate_id) != str(device.gate.public_id):
-        raise DomainError(ScanningErrorCode.DEVICE_GATE_MISMATCH, "This scanner is registered at another gate.", "gate")
+        raise DomainError(ScanningErrorCode.DEVICE_GATE_MISMATCH, "This scanner is registered at another gate.", field)
+    if not device.gate.is_active:
+        raise DomainError(ScanningErrorCode.GATE_NOT_FOUND, "This scanner's gate is closed.", field)
     return device.gate
