@@ -16,10 +16,8 @@ import uuid
 from django.db import transaction
 from django.db.models import Q
 
-from domains.accounts.errors import AccountErrorCode
 from domains.accounts.models import AuthSession, InvoiceParty, OneTimeToken, RefreshToken, User
 from domains.common.clock import now
-from domains.common.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +93,16 @@ def user_export(*, user: User) -> dict:
     }
 
 
-def user_erase(*, user: User, password: str | None = None, check_password: bool = True) -> User:
-    """Anonymise `user` (see the module's docstring). The person asks with their password;
-    staff (the `erase_user` command) skip the check."""
+def user_erase(*, user: User, password: str | None = None, client_ip: str = "", check_password: bool = True) -> User:
+    """Anonymise `user` (see the module's docstring). The person asks with their password
+    (checked like a login: `password_confirm`); staff (the `erase_user` command) skip it."""
     from domains.notifications.models import OutboundEmail
     from domains.orders.models import Order
 
-    if check_password and not user.check_password(password or ""):
-        raise DomainError(AccountErrorCode.INVALID_CREDENTIALS, "The password is wrong.", "password")
+    if check_password:
+        from domains.accounts.services.authentication import password_confirm
+
+        password_confirm(user=user, password=password, client_ip=client_ip, field="password", message="The password is wrong.")
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.email.endswith("@" + ERASED_DOMAIN):

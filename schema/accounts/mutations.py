@@ -82,6 +82,7 @@ class AccountMutation:
             user=require_viewer(info).user,
             current_password=current_password,
             new_password=new_password,
+            client_ip=client_ip(info),
             user_agent=user_agent(info),
         )
         return _auth_payload(pair)
@@ -102,7 +103,7 @@ class AccountMutation:
     )
     @payload_errors(OkPayload)
     def erase_me(self, info: Info, password: str) -> OkPayload:
-        privacy.user_erase(user=require_viewer(info).user, password=password)
+        privacy.user_erase(user=require_viewer(info).user, password=password, client_ip=client_ip(info))
         return OkPayload(ok=True)
 
     @strawberry_django.mutation(extensions=public(), description="Set a new password with an emailed reset token.")

@@ -153,3 +153,31 @@ def test_aliased_logins_in_one_document_count_as_attempts(make_user, counted_che
     free = settings.LOGIN_THROTTLE_FREE_FAILURES
     assert answers == ["INVALID_CREDENTIALS"] * free + ["RATE_LIMITED"] * (10 - free)
     assert counted_checks["count"] == free
+
+
+CHANGE = """mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) {
+  accessToken errors { code retryAfter } } }"""
+ERASE = "mutation($p: String!) { eraseMe(password: $p) { ok errors { code retryAfter } } }"
+
+
+@pytest.mark.parametrize("operation", ["changePassword", "eraseMe"])
+def test_confirming_the_password_in_a_session_is_limited_like_a_login(as_user, counted_checks, settings, operation):
+    """A stolen session could otherwise guess the password at request speed, then change it
+    (which signs everyone else out) or erase the account."""
+    client = as_user()
+    free = settings.LOGIN_THROTTLE_FREE_FAILURES
+
+    def guess(password):
+        if operation == "changePassword":
+            return client.execute(CHANGE, {"c": password, "n": "a-brand-new-password-9"}).payload("changePassword")
+        return client.execute(ERASE, {"p": password}).payload("eraseMe")
+
+    for _ in range(free):
+        assert codes(guess("wrong-guess-123")) == ["INVALID_CREDENTIALS"]
+    refused = guess(PASSWORD)  # even the right one waits now
+    assert codes(refused) == ["RATE_LIMITED"] and refused["errors"][0]["retryAfter"] >= 1
+    assert counted_checks["count"] == free
+    # The login of the same account waits too: one count per account, whatever the door.
+    assert codes(attempt(client.user.email, PASSWORD)) == ["RATE_LIMITED"]
+    client.user.refresh_from_db()
+    assert client.user.check_password(PASSWORD) and client.user.is_active

@@ -76,6 +76,18 @@ def session_login(*, email: str, password: str, client_ip: str, user_agent: str 
         return session_start(user=user, user_agent=user_agent)
 
 
+def password_confirm(*, user: User, password: str | None, client_ip: str, field: str, message: str) -> None:
+    """A signed-in person proves they know the password (to change it, to erase the account):
+    counted like a login, under the same per-account and per-address failure limits and growing
+    delay (LoginGate), so a stolen session cannot guess it at request speed."""
+    gate = LoginGate(client_ip=client_ip, email=user.email)
+    gate.enter()
+    if not user.check_password(password or ""):
+        gate.failure()
+        raise DomainError(AccountErrorCode.INVALID_CREDENTIALS, message, field)
+    gate.success()
+
+
 def session_refresh(*, refresh_token: str) -> TokenPair:
     """Rotate a refresh token: the presented one is spent and a new pair is issued.
 

@@ -6,15 +6,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
-from domains.accounts.errors import AccountErrorCode
 from domains.accounts.models import AuthSession, OneTimeToken, User, normalize_email
-from domains.accounts.services.authentication import TokenPair, session_start, user_auth_changed
+from domains.accounts.services.authentication import TokenPair, password_confirm, session_start, user_auth_changed
 from domains.accounts.services.registration import consume_one_time_token
 from domains.accounts.services.validation import check_password_strength
 from domains.accounts.tokens import hash_secret, new_secret
 from domains.common import ratelimit
 from domains.common.clock import now
-from domains.common.errors import DomainError
 from domains.notifications.services import email_enqueue
 
 
@@ -25,14 +23,16 @@ def _revoke_all_sessions(user: User, reason: str) -> None:
     user.refresh_from_db(fields=["token_version"])
 
 
-def password_change(*, user: User, current_password: str, new_password: str, user_agent: str = "") -> TokenPair:
+def password_change(
+    *, user: User, current_password: str, new_password: str, client_ip: str, user_agent: str = ""
+) -> TokenPair:
     """Change the password after checking the current one.
 
     Every session, this one included, is revoked; the caller gets a fresh token pair, so a
     thief holding an old token is out and the person changing it stays in.
     """
-    if not user.check_password(current_password or ""):
-        raise DomainError(AccountErrorCode.INVALID_CREDENTIALS, "Current password is wrong.", "currentPassword")
+    password_confirm(user=user, password=current_password, client_ip=client_ip, field="currentPassword",
+                     message="Current password is wrong.")
     check_password_strength(new_password, user, field="newPassword")
     with transaction.atomic():
         user.set_password(new_password)
