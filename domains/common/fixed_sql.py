@@ -10,7 +10,7 @@ the ORM would have given it (tests/sales/test_fixed_sql.py compares them field b
 
 Reads (`fetch`): only what these look-ups need: non-null foreign keys followed from the main
 model (inner joins, as select_related does for them), one field compared with a list of
-values, and optionally `FOR UPDATE` of the main row only.
+values, and optionally `FOR UPDATE` (or `FOR NO KEY UPDATE`) of the main row only.
 
 Writes (`insert`, `update`): the SQL is built once per model (and column set); each value is
 prepared by its field (`pre_save`, so auto_now is set, then `get_db_prep_save`), as `save()`
@@ -45,7 +45,7 @@ class _Plan:
 
 
 @lru_cache(maxsize=64)
-def _plan(model, related: tuple[str, ...], by: str, count: int, lock: bool, vendor: str) -> _Plan:
+def _plan(model, related: tuple[str, ...], by: str, count: int, lock: bool, no_key: bool, vendor: str) -> _Plan:
     qn = connection.ops.quote_name
     tables = [(model, (), "t0")]
     joins = []
@@ -76,20 +76,25 @@ def _plan(model, related: tuple[str, ...], by: str, count: int, lock: bool, vend
         f" WHERE t0.{qn(field.column)} IN ({', '.join(['%s'] * count)})"
     )
     if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE OF t0" if joins and connection.features.has_select_for_update_of else " FOR UPDATE"
+        # As select_for_update(no_key=True): where the database has no such lock, FOR UPDATE.
+        strength = " FOR NO KEY UPDATE" if no_key and connection.features.has_select_for_no_key_update else " FOR UPDATE"
+        sql += strength + (" OF t0" if joins and connection.features.has_select_for_update_of else "")
     return _Plan(sql, tuple(parts), tuple(converters), field)
 
 
-def fetch(model, *, by: str, values: list, related: tuple[str, ...] = (), lock: bool = False) -> list:
+def fetch(model, *, by: str, values: list, related: tuple[str, ...] = (), lock: bool = False, no_key: bool = False) -> list:
     """The `model` instances whose `by` field is one of `values`, each with the objects of
     `related` (select_related's spelling: "festival", "ticket_type__festival") already loaded;
-    `lock`: their rows (not the related ones) locked until the transaction ends. Unordered."""
+    `lock`: their rows (not the related ones) locked until the transaction ends. `no_key`
+    (with `lock`): `FOR NO KEY UPDATE`, as `select_for_update(no_key=True)`: the rows cannot be
+    changed by others, but rows referring to them can still be inserted (their foreign key
+    check takes `FOR KEY SHARE`, which `FOR UPDATE` would block). Unordered."""
     if lock and connection.features.has_select_for_update and connection.get_autocommit():
         # As select_for_update(): a lock released at once by autocommit protects nothing.
         raise TransactionManagementError("fetch(lock=True) needs an open transaction (atomic()).")
     if not values:
         return []
-    plan = _plan(model, related, by, len(values), lock, connection.vendor)
+    plan = _plan(model, related, by, len(values), lock, no_key, connection.vendor)
     params = [plan.field.get_db_prep_value(v, connection) for v in values]
     with connection.cursor() as cursor:
         cursor.execute(plan.sql, params)

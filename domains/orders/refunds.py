@@ -7,13 +7,22 @@ Rules
   price. Without tickets and without amount: everything left is refunded and every valid
   ticket voided. Without tickets with an amount below what is left: a goodwill refund of
   money only, tickets stay valid.
-* A ticket that was scanned in is refunded only with `override_scanned`.
+* A ticket that was scanned in is refunded only with `override_scanned`. Whether it was is
+  read with the ticket locked, so a scan at the gate either happened before (and is seen) or
+  waits for the refund (and then finds the ticket refunded).
+* Locks: the order row (FOR NO KEY UPDATE), then the refund's tickets in primary-key order,
+  both held through the Stripe call. Transfers and upgrades lock the ticket and then insert
+  an audit row referring to the order: FOR NO KEY UPDATE lets that insert through, and
+  taking the tickets before Stripe means the refund never waits for a ticket after Stripe
+  has refunded (a deadlock there lost a refund Stripe had made).
 * The Stripe refund is created while the order row is locked, with an idempotency key from
-  the order and the refund's sequence number on it, and its id is stored in the same
-  transaction as the voids: the `charge.refunded` event that follows finds the refund id
-  recorded (`order_record_refunds` skips it) and voids nothing twice. If we crash after
-  Stripe answered, the event (carrying our `ticket_ids` metadata) records it instead, and a
-  staff retry is refused because the tickets are no longer valid.
+  the order and the number of staff refunds recorded on it (see `_staff_sequence`), and its
+  id is stored in the same transaction as the voids: the `charge.refunded` event that follows
+  finds the refund id recorded (`order_record_refunds` skips it) and voids nothing twice. If
+  we crash (or Stripe times out) after Stripe refunded, the event (carrying our `ticket_ids`
+  metadata) records it instead; a staff retry of a ticket refund is refused because the
+  tickets are no longer valid, and a retry of an amount gets Stripe's first refund back
+  (same key) and confirms the recorded one instead of refunding again.
 * Voided tickets: status refunded, secret bumped (their QR codes are refused at once),
   capacity back on sale. Order status: refunded when the whole amount is refunded or no
   valid ticket is left, partially_refunded otherwise. Everything is audited.
@@ -27,6 +36,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from domains.audit.admission import tickets_admitted
+from domains.audit.models import AuditEntry
 from domains.audit.services import audit_record
 from domains.common.errors import DomainError
 from domains.orders import gateway as payment_gateway
@@ -71,6 +81,31 @@ def _targets(order: Order, ticket_ids: list[uuid.UUID] | None) -> list[Ticket]:
     return sorted(by_id.values(), key=lambda t: t.pk)
 
 
+def _lock_targets(order: Order, ticket_ids: list[uuid.UUID] | None) -> list[Ticket]:
+    """`_targets`, with the tickets' rows locked first (primary-key order, as `tickets_void`
+    and every other multi-ticket lock takes them) and read again after the lock: a transfer,
+    upgrade, scan or webhook void that got there first has committed by then."""
+    candidates = Ticket.objects.filter(order_line__order=order)
+    candidates = candidates.filter(public_id__in=ticket_ids) if ticket_ids else candidates.filter(status=Ticket.Status.VALID)
+    pks = list(candidates.order_by("pk").values_list("pk", flat=True))
+    # Locked by their own primary keys, without joins (domains/tickets/locking.py says why).
+    list(Ticket.objects.select_for_update().filter(pk__in=pks).order_by("pk").values_list("pk", flat=True))
+    return _targets(order, ticket_ids)
+
+
+def _staff_sequence(order: Order) -> int:
+    """The number of this refund among the order's staff refunds, for its idempotency key.
+
+    Counted from this service's own `order.refunded` audit entries, which only it writes (in
+    the transaction that records the refund), not from the order's Refund rows: the
+    `charge.refunded` event adds a Refund row for a refund whose Stripe call timed out, so a
+    count of Refund rows moved between the attempt and its retry, the retry got a new key and
+    Stripe refunded twice. Not `Refund.created_by` either: it is set null when the staff
+    account is erased, which would move the count back and reuse a key.
+    """
+    return AuditEntry.objects.filter(order=order, action="order.refunded").count() + 1
+
+
 def order_refund(
     *,
     staff,
@@ -92,17 +127,22 @@ def order_refund(
     if ticket_ids is not None:
         ticket_ids = list(dict.fromkeys(ticket_ids))
     with transaction.atomic():
-        order = Order.objects.select_for_update(of=("self",)).select_related("festival", "buyer").filter(public_id=order_public_id).first()
+        # no_key: see the module docstring (a FOR UPDATE blocks the audit insert of a transfer
+        # or upgrade holding a ticket we need: a deadlock).
+        order = Order.objects.select_for_update(of=("self",), no_key=True).select_related("festival", "buyer").filter(public_id=order_public_id).first()
         if order is None:
             raise DomainError(OrderErrorCode.ORDER_NOT_FOUND, "Order not found.", "orderId")
         remaining = order.total_amount - order.refunded_amount
         if order.status not in REFUNDABLE:
             raise DomainError(E.ORDER_NOT_REFUNDABLE, f"This order is {order.status}.", "orderId")
-        targets = _targets(order, ticket_ids)
         if ticket_ids is None and amount is not None and amount < remaining:
-            targets = []  # goodwill: money only
+            targets = []  # goodwill: money only, no ticket to lock
+        else:
+            targets = _lock_targets(order, ticket_ids)  # locked until we commit, Stripe included
         if ticket_ids is None and not targets and amount is None and remaining == 0:
             raise DomainError(E.ORDER_NOT_REFUNDABLE, "Nothing is left to refund.", "orderId")
+        # After the ticket locks: a scan commits its admission under the same lock, so it is
+        # either visible now or waits for us (and then refuses the refunded ticket).
         scanned = tickets_admitted([t.pk for t in targets])
         if scanned and not override_scanned:
             raise DomainError(
@@ -114,7 +154,7 @@ def order_refund(
         if amount < 0 or amount > remaining or (amount == 0 and not targets):
             raise DomainError(E.REFUND_AMOUNT_INVALID, f"Refund between 1 and {remaining} (minor units).", "amount")
 
-        sequence = Refund.objects.filter(order=order).count() + 1
+        sequence = _staff_sequence(order)
         payment = Payment.objects.filter(provider_payment_id=order.payment_intent_id).first() if order.payment_intent_id else None
         refund = Refund(
             order=order, payment=payment, amount=amount, currency=order.currency, reason=reason[:200], created_by=staff,
@@ -127,7 +167,9 @@ def order_refund(
                 info = payment_gateway.get_gateway().create_refund(
                     payment_intent=order.payment_intent_id,
                     amount=amount,
-                    idempotency_key=idempotency_key("order-refund", order.public_id, sequence),
+                    # "staff-refund", not the former "order-refund": keys of the former count (of
+                    # all Refund rows) could equal this count's for a while after the change.
+                    idempotency_key=idempotency_key("staff-refund", order.public_id, sequence),
                     metadata={
                         "order_id": str(order.public_id),
                         "ticket_ids": ",".join(str(t.public_id) for t in targets),
@@ -136,10 +178,26 @@ def order_refund(
                 )
             except PaymentGatewayUnavailable as exc:
                 raise DomainError(
-                    OrderErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, "Could not reach Stripe; nothing was refunded. Try again.", retry_after=5
+                    OrderErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, "Stripe did not answer in time, so the refund may or may not have been made. "
+                    "Try again: a retry of the same refund is never paid twice.", retry_after=5
                 ) from exc
             except (PaymentDeclined, PaymentGatewayError) as exc:
                 raise DomainError(E.REFUND_DECLINED, f"Stripe refused the refund: {exc.message}", "orderId") from exc
+            recorded = Refund.objects.filter(provider_refund_id=info.id).first()
+            if recorded is not None:
+                # Same key, so Stripe gave back the refund of an attempt that timed out, and the
+                # charge.refunded event recorded it (amount, tickets) meanwhile: confirm it as
+                # this staff refund (which moves the sequence on) instead of adding it again.
+                Refund.objects.filter(pk=recorded.pk, created_by__isnull=True).update(created_by=staff)
+                audit_record(
+                    action="order.refunded",
+                    actor=staff,
+                    order=order,
+                    reason=reason,
+                    data={"refund_id": str(recorded.public_id), "amount": recorded.amount, "currency": recorded.currency,
+                          "tickets": [], "override_scanned": False, "recorded_by_event": True},
+                )
+                return RefundResult(order=order, refund=recorded, voided=[])
             refund.provider_refund_id = info.id
             refund.status = Refund.Status.PENDING if info.status == "pending" else (
                 Refund.Status.FAILED if info.status in ("failed", "canceled") else Refund.Status.SUCCEEDED

@@ -117,7 +117,12 @@ def _lock_order(pk: int, *, related: bool = True) -> Order:
     # related=False: the order alone, for callers that read only its own columns.
     # Fixed SQL (domains/common/fixed_sql.py): compiling the ORM's query was a fifth of a won
     # checkout's CPU in the rush, and every checkout locks its order.
-    found = fixed_sql.fetch(Order, by="id", values=[pk], related=("festival", "buyer") if related else (), lock=True)
+    # no_key (FOR NO KEY UPDATE): nothing here changes an order's keys, and a FOR UPDATE also
+    # blocked every INSERT referring to the order (its foreign key check takes FOR KEY SHARE).
+    # A transfer accept or an upgrade holds its ticket's lock and then audits with the ticket's
+    # order, while the charge.refunded webhook (order_record_refunds) holds the order and then
+    # voids tickets: the two deadlocked (tests/lifecycle/test_refund_races.py).
+    found = fixed_sql.fetch(Order, by="id", values=[pk], related=("festival", "buyer") if related else (), lock=True, no_key=True)
     if not found:
         raise Order.DoesNotExist(f"no order {pk}")
     return found[0]
