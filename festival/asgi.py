@@ -3,8 +3,10 @@ subscriptions on /graphql/ (graphql-transport-ws through Django Channels)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import uuid
 from urllib.parse import urlsplit
@@ -26,13 +28,34 @@ django.setup()
 
 django_http = get_asgi_application()
 
+from domains.accounts.services.authentication import authenticate_claims  # noqa: E402
+from domains.accounts.tokens import AccessClaims, InvalidAccessToken, decode_access_token  # noqa: E402
 from festival.logging import bind  # noqa: E402
-from schema.context import viewer_from_authorization  # noqa: E402
+from schema.context import Viewer, viewer_from_authorization  # noqa: E402
 from schema.extensions import mask_errors  # noqa: E402
 from schema.permissions import STAFF_ROLES  # noqa: E402
 from schema.schema import schema  # noqa: E402
 
 SUBSCRIBER_ROLES = frozenset(STAFF_ROLES)
+
+log = logging.getLogger(__name__)
+
+
+def reauthenticate(claims: AccessClaims) -> Viewer | None:
+    """The socket's viewer now, by HTTP's rules (`authenticate_claims`, through the same
+    per-process cache: one MGET of versions in Redis when nothing changed): a logout, a password
+    or role change, a deactivation or an erasure refuses the socket as it refuses the next
+    request. None when refused.
+
+    Expiry is deliberately not a reason: a dashboard stays open for hours, an access token lives
+    minutes, and graphql-transport-ws has no way to hand the socket a refreshed one. The claims
+    of the token shown at connection_init are checked, so the socket lives as long as its
+    session, like the refresh token its client holds."""
+    try:
+        user, session = authenticate_claims(claims)
+    except InvalidAccessToken:
+        return None
+    return Viewer(user, session)
 
 
 def websocket_origins() -> tuple[str, ...]:
@@ -79,8 +102,9 @@ def protocol_violation(message: object) -> str | None:
 
 
 class FestivalTransportWSHandler(BaseGraphQLTransportWSHandler):
-    """strawberry's graphql-transport-ws handler, with every client message checked first and a
-    document that does not parse answered as an `error` message for its operation.
+    """strawberry's graphql-transport-ws handler, with every client message checked first, a
+    document that does not parse answered as an `error` message for its operation, and the viewer
+    authenticated again before every operation (FestivalWSConsumer.reauthenticate).
 
     `_send_result_stream` and `_get_pre_execution_close_reason` are strawberry's internals (0.341):
     tests/scanning/test_websocket_robustness.py fails if an upgrade renames or reshapes them."""
@@ -89,7 +113,21 @@ class FestivalTransportWSHandler(BaseGraphQLTransportWSHandler):
         if (reason := protocol_violation(message)) is not None:
             await self.handle_invalid_message(reason)
             return
+        if message["type"] == "subscribe" and self.connection_acknowledged:
+            # Before the operation starts: a viewer refused since connection_init (logout, role
+            # change, deactivation) is answered by the field's permissions (UNAUTHENTICATED,
+            # FORBIDDEN), as over HTTP, and the socket is then closed (run_operation).
+            await self.view.reauthenticate(self.context)
         await super().handle_message(message)
+
+    async def run_operation(self, operation) -> None:
+        try:
+            await super().run_operation(operation)
+        finally:
+            # Its refusal (an `error`, or `next` with errors and `complete`) has been sent: a
+            # viewer who may subscribe to nothing any more keeps no socket, as at connection_init.
+            if self.view.refused:
+                await self.view.close_refused()
 
     async def _send_result_stream(self, operation, result_source) -> None:
         try:
@@ -126,7 +164,10 @@ def close_reason(reason: str | None) -> str | None:
 
 
 class FestivalWSConsumer(GraphQLWSConsumer):
-    """Authenticates once, at connection_init, with the same Bearer token as HTTP.
+    """Authenticates at connection_init, with the same Bearer token as HTTP, and again before
+    every operation, and while a subscription runs at most every few seconds (it asks through
+    context["reauthenticate"]: schema/scanning/subscriptions.py REAUTHENTICATE). See the function
+    `reauthenticate` for what an expiring token means to an open socket.
 
     Speaks graphql-transport-ws only, the protocol our dashboard uses; the older graphql-ws
     protocol (strawberry's other default) is one more handler to keep safe for no client."""
@@ -139,6 +180,36 @@ class FestivalWSConsumer(GraphQLWSConsumer):
         kwargs["connection_init_wait_timeout"] = dt.timedelta(seconds=settings.WS_CONNECTION_INIT_TIMEOUT)
         kwargs["allowed_origins"] = websocket_origins()
         super().__init__(*args, **kwargs)
+        self._claims: AccessClaims | None = None
+        self._auth_checked = 0.0  # event-loop time of the last check
+        self._auth_lock = asyncio.Lock()  # the socket's operations share one check at a time
+        self._closed_refused = False
+        self.refused = False
+
+    async def reauthenticate(self, context, max_age: float = 0.0) -> Viewer | None:
+        """context["viewer"] checked again (if its last check is older than `max_age` seconds)
+        and replaced: None once refused, and then for good. The field's permissions decide
+        from it, as ever. Sets `refused` when the viewer may subscribe to nothing any more."""
+        async with self._auth_lock:
+            viewer = context.get("viewer")
+            loop = asyncio.get_running_loop()
+            if viewer is None or loop.time() - self._auth_checked < max_age:
+                return viewer
+            try:
+                viewer = await database_sync_to_async(reauthenticate)(self._claims)
+            except Exception:  # the database unreachable: as for the figures, keep and retry later
+                log.warning("websocket viewer re-check failed", exc_info=True)
+                return viewer
+            self._auth_checked = loop.time()
+            context["viewer"] = viewer
+            if viewer is None or viewer.user.role not in SUBSCRIBER_ROLES:
+                self.refused = True
+            return viewer
+
+    async def close_refused(self) -> None:
+        if not self._closed_refused:
+            self._closed_refused = True
+            await self.close(code=4403, reason="Forbidden")
 
     def decode_json(self, data):
         try:
@@ -170,6 +241,10 @@ class FestivalWSConsumer(GraphQLWSConsumer):
         if viewer is None or viewer.user.role not in SUBSCRIBER_ROLES:
             raise ConnectionRejectionError({"reason": "forbidden"})
         context["viewer"] = viewer
+        # Checked again later (`reauthenticate`); subscriptions ask through the context.
+        self._claims = decode_access_token(header.partition(" ")[2].strip())  # valid: just authenticated
+        self._auth_checked = asyncio.get_running_loop().time()
+        context["reauthenticate"] = lambda max_age=0.0: self.reauthenticate(context, max_age)
         return None
 
 

@@ -6,6 +6,12 @@ coalesced to at most one per MIN_INTERVAL, unchanged figures are not sent, one f
 after each prompt (and after the first figures) catches commits whose own prompt was coalesced
 away, and a slow periodic read covers prompts the layer dropped.
 
+The viewer is authenticated again at most every REAUTHENTICATE seconds while the subscription
+runs (festival/asgi.py `FestivalWSConsumer.reauthenticate`: HTTP's rules, through the auth cache,
+one Redis MGET when nothing changed), and the field's own permissions are asked again: once a
+staff member logs out, is demoted or deactivated, the stream ends with their refusal
+(UNAUTHENTICATED or FORBIDDEN) and the socket is closed (4403).
+
 Every read is shared: the subscribers of one festival in a process wait for one computation of
 the figures (`_SharedStats`), so the dashboards cost the database the same whether one or
 fifty are open. (Each read had been its own: five aggregate queries, ~30 ms with 20,000
@@ -35,6 +41,10 @@ log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.3  # seconds between two pushes to one client
 PERIODIC = 10.0  # re-read without any prompt (the layer may drop messages)
+REAUTHENTICATE = 5.0  # seconds: at most this long a refused viewer still gets figures
+
+# The field's permissions, also asked again while it runs (`_still_permitted`).
+_PERMISSIONS = staff_only()
 
 
 @database_sync_to_async
@@ -88,6 +98,19 @@ class _SharedStats:
 _shared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # event loop -> {festival pk: _SharedStats}
 
 
+async def _still_permitted(info: Info) -> None:
+    """The viewer authenticated again (if the last check is REAUTHENTICATE old) and the field's
+    permissions asked again; raises their refusal (UNAUTHENTICATED or FORBIDDEN) as at subscribe."""
+    reauthenticate = info.context.get("reauthenticate") if isinstance(info.context, dict) else None
+    if reauthenticate is None:
+        return
+    await reauthenticate(REAUTHENTICATE)
+    for extension in _PERMISSIONS:
+        for permission in extension.permissions:
+            if not permission.has_permission(None, info):
+                permission.on_unauthorized()
+
+
 def _shared_stats(festival) -> _SharedStats:
     by_festival = _shared.setdefault(asyncio.get_running_loop(), {})
     if festival.pk not in by_festival:
@@ -97,7 +120,7 @@ def _shared_stats(festival) -> _SharedStats:
 
 @strawberry.type
 class ScanningSubscription:
-    @strawberry.subscription(extensions=staff_only(), description="Gate figures now, then again whenever they change.")
+    @strawberry.subscription(extensions=_PERMISSIONS, description="Gate figures now, then again whenever they change.")
     async def scan_stats_updated(self, info: Info, event_id: strawberry.ID | None = None) -> AsyncGenerator[ScanStatsType, None]:
         try:
             festival = await _festival(event_id)
@@ -117,16 +140,22 @@ class ScanningSubscription:
             try:
                 current = await shared.read()
                 yield ScanStatsType.from_stats(current)
-                last_push = loop.time()
+                last_push = checked_at = loop.time()  # checked at subscribe (festival/asgi.py)
                 # One follow-up read after the first figures too: a commit right after them, in
                 # a slot whose prompt went out before this client listened, sends no prompt.
                 follow_up = True
+                read_at = loop.time() + notify.FOLLOW_UP
                 while True:
+                    # Woken by a prompt, at the next read without one, or to check the viewer.
                     try:
-                        await asyncio.wait_for(prompt.wait(), timeout=notify.FOLLOW_UP if follow_up else PERIODIC)
+                        await asyncio.wait_for(prompt.wait(), timeout=max(0.0, min(read_at, checked_at + REAUTHENTICATE) - loop.time()))
                         prompted = True
                     except TimeoutError:
                         prompted = False
+                    await _still_permitted(info)
+                    checked_at = loop.time()
+                    if not prompted and loop.time() < read_at:
+                        continue
                     wait = last_push + MIN_INTERVAL - loop.time()
                     if wait > 0:
                         await asyncio.sleep(wait)
@@ -136,12 +165,14 @@ class ScanningSubscription:
                     except Exception:  # a database blip: keep the dashboard, read again later
                         log.warning("scan stats re-read failed", exc_info=True)
                         follow_up = True
+                        read_at = loop.time() + notify.FOLLOW_UP
                         continue
                     follow_up = prompted
                     if fresh != current:
                         current = fresh
                         yield ScanStatsType.from_stats(current)
                         last_push = loop.time()
+                    read_at = loop.time() + (notify.FOLLOW_UP if follow_up else PERIODIC)
             finally:
                 pump_task.cancel()
                 with contextlib.suppress(BaseException):

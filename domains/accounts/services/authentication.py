@@ -12,6 +12,7 @@ from domains.accounts.errors import AccountErrorCode
 from domains.accounts.models import AuthSession, RefreshToken, User, normalize_email
 from domains.accounts.throttling import LoginGate
 from domains.accounts.tokens import (
+    AccessClaims,
     InvalidAccessToken,
     decode_access_token,
     encode_access_token,
@@ -166,7 +167,14 @@ def authenticate_access_token(raw: str, *, versions: authcache.RequestVersions |
     The session with its user (one query, or none while cached); both must still be valid.
     `versions`: the request's shared version reads (domains/common/authcache.py).
     """
-    claims = decode_access_token(raw)
+    return authenticate_claims(decode_access_token(raw), versions=versions)
+
+
+def authenticate_claims(claims: AccessClaims, *, versions: authcache.RequestVersions | None = None) -> tuple[User, AuthSession]:
+    """The user and session an access token's claims name while both are still valid: the
+    session not revoked (logout, password change, reuse of a spent refresh token), the user
+    active and at the token's version (a role change, erasure). Expiry is the token's own
+    (`decode_access_token`): a connection authenticated once, a WebSocket, re-checks these."""
     session = _sessions.get(
         claims.session_id,
         (session_scope(claims.session_id), user_scope(claims.user_public_id)),
