@@ -54,6 +54,17 @@ def _recipient(address: str) -> tuple[User, bool]:
     winner's account instead of failing."""
     user = User.objects.filter(email__iexact=address).first()
     if user is not None:
+        if user.has_usable_password() and user.email_verified_at is None:
+            # Anyone can register any address and log in before verifying it: tickets sent to
+            # the address must not land in such an account (a guest's comps in a stranger's).
+            # The owner of the inbox verifies it, or takes the account over with a password
+            # reset (which verifies it too). Accounts made here have no usable password.
+            raise DomainError(
+                E.COMP_RECIPIENT_UNVERIFIED,
+                "This address has an account that has not confirmed its email yet. Ask the guest to "
+                "confirm it (or to reset its password), then issue the tickets.",
+                "email",
+            )
         return user, False
     user = User(email=address, role="attendee")
     user.set_unusable_password()
@@ -68,7 +79,7 @@ def _recipient(address: str) -> tuple[User, bool]:
 def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity: int, note: str) -> CompResult:
     """Issue `quantity` free tickets to `email` and email them.
 
-    Errors: INVALID_INPUT (email), REASON_REQUIRED (note), COMP_QUANTITY_INVALID,
+    Errors: INVALID_INPUT (email), COMP_RECIPIENT_UNVERIFIED, REASON_REQUIRED (note), COMP_QUANTITY_INVALID,
     TICKET_TYPE_NOT_FOUND, SOLD_OUT (no allowance: capacity exhausted),
     COMP_ALLOWANCE_EXHAUSTED (allowance set: fewer than `quantity` comps left in it).
     """

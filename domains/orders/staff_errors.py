@@ -12,4 +12,5 @@ class StaffOrderErrorCode(StrEnum):
     REASON_REQUIRED = "REASON_REQUIRED"
     COMP_QUANTITY_INVALID = "COMP_QUANTITY_INVALID"
     COMP_ALLOWANCE_EXHAUSTED = "COMP_ALLOWANCE_EXHAUSTED"  # the type's separate comp allowance is used up
+    COMP_RECIPIENT_UNVERIFIED = "COMP_RECIPIENT_UNVERIFIED"  # the address's account never proved it owns it
     ORDER_NOT_FULFILLED = "ORDER_NOT_FULFILLED"  # nothing to resend yet

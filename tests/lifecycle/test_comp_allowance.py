@@ -36,6 +36,27 @@ def test_an_address_longer_than_any_email_column_is_invalid_input(as_user, make_
     assert counters(tt) == (0, 0, 0)
 
 
+def test_comps_never_land_in_an_account_that_has_not_proved_its_address(as_user, make_type, gql):
+    """Anyone can register a guest's address and log in before verifying it (a squatter)."""
+    from domains.accounts.models import User
+    from domains.common.clock import now
+    from tests.support.accounts import REGISTER
+
+    staff = as_user("staff")
+    tt = make_type(name="Weekend", capacity=5)
+    assert gql.execute(REGISTER, {"email": "vip.guest@example.test", "password": "squatter-password-123"}).errors is None
+    refused = comp(staff, tt, 2, email="VIP.Guest@example.test")
+    assert refused["errors"] == [{"code": "COMP_RECIPIENT_UNVERIFIED", "field": "email"}]
+    assert counters(tt) == (0, 0, 0) and not Ticket.objects.filter(ticket_type=tt).exists()
+    # Once the inbox's owner proves it (the verification link, or a password reset), they go there.
+    User.objects.filter(email="vip.guest@example.test").update(email_verified_at=now())
+    assert comp(staff, tt, 1, email="vip.guest@example.test")["errors"] == []
+    # An account made by an earlier comp (nobody can log into it yet) receives more comps.
+    assert comp(staff, tt, 1, email="new.guest@example.test")["errors"] == []
+    assert comp(staff, tt, 1, email="new.guest@example.test")["errors"] == []
+    assert counters(tt) == (3, 0, 0)  # no allowance: comps take sellable capacity
+
+
 def test_comps_draw_from_the_allowance_not_from_sellable_capacity(as_user, make_type, gql):
     staff = as_user("staff")
     tt = make_type(name="Weekend", capacity=2, comp_allowance=3)
