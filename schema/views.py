@@ -149,7 +149,7 @@ class FestivalGraphQLView(GraphQLView):
         if not isinstance(query, str):
             return False
         try:
-            document = _parse(query)
+            document = _parse(query, settings.GRAPHQL_MAX_TOKENS)
         except Exception:  # noqa: BLE001 - not cacheable, strawberry already answered
             return False
         return response_cache.is_cacheable_document(document, operation.get("operationName"))
@@ -167,7 +167,7 @@ def _is_subscription(query, operation_name) -> bool:
     if not isinstance(query, str) or "subscription" not in query:
         return False
     try:
-        document = parse(query, max_tokens=settings.GRAPHQL_MAX_TOKENS)
+        document = _parse(query, settings.GRAPHQL_MAX_TOKENS)
     except GraphQLError:  # strawberry reports it
         return False
     operation = get_operation_ast(document, operation_name if isinstance(operation_name, str) else None)
@@ -175,8 +175,10 @@ def _is_subscription(query, operation_name) -> bool:
 
 
 @lru_cache(maxsize=128)
-def _parse(query: str):
-    return parse(query)
+def _parse(query: str, max_tokens: int):
+    """The view's own look at a document (is it a subscription, a public query), parsed once
+    per text and under the token limit, as strawberry parses it."""
+    return parse(query, max_tokens=max_tokens)
 
 
 def graphql_view():

@@ -42,6 +42,8 @@ def order_get(public_id: uuid.UUID) -> Order | None:
     return _order_qs().filter(public_id=public_id).first()
 
 
-def order_tickets(order: Order) -> list[Ticket]:
-    """Tickets of an order loaded with `_order_qs` (no query)."""
-    return [t for line in order.lines.all() for t in line.tickets.all()]
+def order_tickets_of_buyer(order: Order) -> list[Ticket]:
+    """The tickets of an order loaded with `_order_qs` (no query) that its buyer still holds: a
+    ticket transferred away is its new holder's alone (its QR code, PDF link and holder details;
+    the order's PDF leaves it out the same way, domains/tickets/documents.py)."""
+    return [t for line in order.lines.all() for t in line.tickets.all() if t.holder_id == order.buyer_id]

@@ -86,9 +86,7 @@ class OrderGql:
     def from_model(cls, o: Order) -> OrderGql:
         cur = o.currency
         paid = o.fulfilled_at is not None
-        # A transferred ticket belongs to its new holder: its QR code, PDF link and holder details
-        # are theirs alone (the buyer's view once signed a PDF of it with the live code).
-        tickets = [t for t in selectors.order_tickets(o) if t.holder_id == o.buyer_id]
+        tickets = selectors.order_tickets_of_buyer(o)
         for t in tickets:  # already loaded: avoid per-ticket queries
             t.holder = o.buyer
             t.ticket_type.festival = o.festival

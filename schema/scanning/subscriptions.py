@@ -143,7 +143,6 @@ class ScanningSubscription:
                 last_push = checked_at = loop.time()  # checked at subscribe (festival/asgi.py)
                 # One follow-up read after the first figures too: a commit right after them, in
                 # a slot whose prompt went out before this client listened, sends no prompt.
-                follow_up = True
                 read_at = loop.time() + notify.FOLLOW_UP
                 while True:
                     # Woken by a prompt, at the next read without one, or to check the viewer.
@@ -164,15 +163,15 @@ class ScanningSubscription:
                         fresh = await shared.read()
                     except Exception:  # a database blip: keep the dashboard, read again later
                         log.warning("scan stats re-read failed", exc_info=True)
-                        follow_up = True
                         read_at = loop.time() + notify.FOLLOW_UP
                         continue
-                    follow_up = prompted
                     if fresh != current:
                         current = fresh
                         yield ScanStatsType.from_stats(current)
                         last_push = loop.time()
-                    read_at = loop.time() + (notify.FOLLOW_UP if follow_up else PERIODIC)
+                    # After a prompt, one follow-up read (a commit whose own prompt was coalesced
+                    # away); otherwise the slow periodic one.
+                    read_at = loop.time() + (notify.FOLLOW_UP if prompted else PERIODIC)
             finally:
                 pump_task.cancel()
                 with contextlib.suppress(BaseException):
