@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
+import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
@@ -84,3 +87,48 @@ def env(as_user, make_user, set_now) -> Env:
 
 def unused_id() -> uuid.UUID:
     return uuid.uuid4()
+
+
+# --- WebSocket tests (test_subscription, test_websocket_robustness, test_websocket_revocation) ---
+
+
+@pytest.fixture
+def server(transactional_db):
+    import uvicorn
+    from channels.layers import channel_layers
+
+    from festival.asgi import application
+
+    # Each server runs its own event loop, and a Redis channel layer receives on one loop only
+    # (as in production: one loop per process); a listener of the previous test's loop may
+    # still be blocked in Redis for up to the socket timeout. A fresh layer for each server.
+    channel_layers.backends.clear()
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio")
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert uv.started
+    yield f"127.0.0.1:{port}"
+    uv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def setup(make_user, token_for):
+    fest = factories.festival()
+    gate = factories.gate(fest, "Main")
+    staff = make_user("staff")
+    device, device_token = factories.device(gate, staff)
+    tt = factories.ticket_type(fest)
+    holder = make_user("attendee")
+    return {
+        "festival": fest, "staff_token": token_for(staff), "device": device, "device_token": device_token,
+        "tickets": [factories.ticket(tt, holder) for _ in range(12)], "attendee_token": token_for(holder),
+    }

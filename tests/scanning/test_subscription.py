@@ -4,8 +4,6 @@ real WebSocket client speaking graphql-transport-ws, scans committed over HTTP."
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from contextlib import contextmanager
 
@@ -16,54 +14,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from domains.tickets.qr import qr_encode
-from tests.scanning import factories
 from tests.scanning.conftest import SCAN
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SUBSCRIPTION = "subscription($e: ID) { scanStatsUpdated(eventId: $e) { admittedTickets admissions refusals { key count } } }"
-
-
-@pytest.fixture
-def server(transactional_db):
-    import uvicorn
-    from channels.layers import channel_layers
-
-    from festival.asgi import application
-
-    # Each server runs its own event loop, and a Redis channel layer receives on one loop only
-    # (as in production: one loop per process); a listener of the previous test's loop may
-    # still be blocked in Redis for up to the socket timeout. A fresh layer for each server.
-    channel_layers.backends.clear()
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    config = uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio")
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not uv.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert uv.started
-    yield f"127.0.0.1:{port}"
-    uv.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def setup(make_user, token_for):
-    fest = factories.festival()
-    gate = factories.gate(fest, "Main")
-    staff = make_user("staff")
-    device, device_token = factories.device(gate, staff)
-    tt = factories.ticket_type(fest)
-    holder = make_user("attendee")
-    return {
-        "festival": fest, "staff_token": token_for(staff), "device": device, "device_token": device_token,
-        "tickets": [factories.ticket(tt, holder) for _ in range(12)], "attendee_token": token_for(holder),
-    }
 
 
 @contextmanager

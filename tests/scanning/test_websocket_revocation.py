@@ -12,20 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from tests.scanning import test_subscription as subscription
+# The fixtures `server` and `setup` are tests/scanning/conftest.py's; the helpers test_subscription's.
+from tests.scanning.test_subscription import SUBSCRIPTION, _open, _recv, _scan
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-server = subscription.server
-setup = subscription.setup
-SUBSCRIPTION = subscription.SUBSCRIPTION
-_open = subscription._open
-_recv = subscription._recv
 
 CHECK = 1.0  # seconds between re-checks of a running subscription, for these tests (5 in production)
 ENDS_WITHIN = 8.0  # the bound the tests allow (CHECK, the periodic read's timing, a loaded machine)
@@ -47,6 +43,18 @@ def staff(make_user, token_for):
 def _subscribe(ws, setup, op_id="1"):
     variables = {"e": str(setup["festival"].public_id)}
     ws.send(json.dumps({"id": op_id, "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": variables}}))
+
+
+@contextmanager
+def _subscribed_and_idle(server, token, setup):
+    """Two acknowledged sockets of one staff token: one running the subscription (its first
+    figures received), one idle."""
+    with _open(server, token) as running, _open(server, token) as idle:
+        assert _recv(running)["type"] == "connection_ack"
+        assert _recv(idle)["type"] == "connection_ack"
+        _subscribe(running, setup)
+        assert _recv(running)["type"] == "next"
+        yield running, idle
 
 
 def _refusal(ws, op_id, timeout) -> tuple[list[str], int | None]:
@@ -126,11 +134,7 @@ CHANGES = [
 @pytest.mark.parametrize("change, code", CHANGES)
 def test_a_refused_viewer_loses_new_and_running_subscriptions(server, setup, staff, change, code):
     user, token = staff
-    with _open(server, token) as running, _open(server, token) as idle:
-        assert _recv(running)["type"] == "connection_ack"
-        assert _recv(idle)["type"] == "connection_ack"
-        _subscribe(running, setup)
-        assert _recv(running)["type"] == "next"
+    with _subscribed_and_idle(server, token, setup) as (running, idle):
 
         change(server, user, token)
         if change is not _logout:  # (logging out is itself an HTTP request with the token)
@@ -154,11 +158,7 @@ def test_control_without_a_change_both_go_on(server, setup, staff):
     """The same scenario with nothing revoked: the new subscribe is answered with figures and the
     running one outlives several re-checks and still gets the next scan's figures."""
     _user, token = staff
-    with _open(server, token) as running, _open(server, token) as idle:
-        assert _recv(running)["type"] == "connection_ack"
-        assert _recv(idle)["type"] == "connection_ack"
-        _subscribe(running, setup)
-        assert _recv(running)["type"] == "next"
+    with _subscribed_and_idle(server, token, setup) as (running, idle):
 
         _subscribe(idle, setup, "2")
         first = _recv(idle)
@@ -166,7 +166,7 @@ def test_control_without_a_change_both_go_on(server, setup, staff):
 
         codes, closed = _refusal(running, "1", timeout=3 * CHECK + 1)
         assert (codes, closed) == ([], None)
-        assert subscription._scan(server, setup, setup["tickets"][0], "control") == "ADMITTED"
+        assert _scan(server, setup, setup["tickets"][0], "control") == "ADMITTED"
         message = _recv(running, timeout=10)
         assert message["type"] == "next" and message["payload"]["data"]["scanStatsUpdated"]["admittedTickets"] == 1
 

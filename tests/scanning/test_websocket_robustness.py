@@ -13,17 +13,10 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.scanning import test_subscription as subscription
+# The fixtures `server` and `setup` are tests/scanning/conftest.py's; the helpers test_subscription's.
+from tests.scanning.test_subscription import SUBSCRIPTION, _open, _recv
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-# The subscription tests' fixtures (a uvicorn server on festival.asgi in a thread, a staff token)
-# and helpers.
-server = subscription.server
-setup = subscription.setup
-SUBSCRIPTION = subscription.SUBSCRIPTION
-_open = subscription._open
-_recv = subscription._recv
 
 
 class _Collect(logging.Handler):
