@@ -29,7 +29,7 @@ django.setup()
 django_http = get_asgi_application()
 
 from domains.accounts.services.authentication import authenticate_claims  # noqa: E402
-from domains.accounts.tokens import AccessClaims, InvalidAccessToken, decode_access_token  # noqa: E402
+from domains.accounts.tokens import AccessClaims, InvalidAccessToken  # noqa: E402
 from festival.logging import bind  # noqa: E402
 from schema.context import Viewer, viewer_from_authorization  # noqa: E402
 from schema.extensions import mask_errors  # noqa: E402
@@ -242,7 +242,8 @@ class FestivalWSConsumer(GraphQLWSConsumer):
             raise ConnectionRejectionError({"reason": "forbidden"})
         context["viewer"] = viewer
         # Checked again later (`reauthenticate`); subscriptions ask through the context.
-        self._claims = decode_access_token(header.partition(" ")[2].strip())  # valid: just authenticated
+        # What the token claimed, as authenticated just now (the same version, or it was refused).
+        self._claims = AccessClaims(viewer.user.public_id, viewer.session.id, viewer.user.token_version)
         self._auth_checked = asyncio.get_running_loop().time()
         context["reauthenticate"] = lambda max_age=0.0: self.reauthenticate(context, max_age)
         return None
