@@ -1,7 +1,8 @@
 """Stripe events -> order services. The HTTP view (schema/orders/rest.py) only passes bytes in.
 
 1. The signature is verified (domains.payments.webhooks.verify_webhook: wrong secret, changed
-   body, stale or future timestamp -> InvalidWebhook, the view answers 400, nothing stored).
+   body, stale or future timestamp -> InvalidWebhook, the view answers 400, nothing stored), then
+   the shape of the fields the handlers read (domains.payments.event_shapes: same answer).
 2. The event is stored under its Stripe id (unique constraint) in the same transaction as its
    effect: a replay, sequential or concurrent, finds the row and does nothing; an effect that
    fails rolls the row back too, so Stripe's retry runs it again.
@@ -22,8 +23,9 @@ from domains.common.clock import now
 from domains.orders import gateway as payment_gateway
 from domains.orders import services
 from domains.orders.models import Order, Payment, WebhookEvent
+from domains.payments.event_shapes import check_event_shape
 from domains.payments.gateway import PaymentGatewayError, PaymentIntentInfo
-from domains.payments.webhooks import InvalidWebhook, verify_webhook
+from domains.payments.webhooks import verify_webhook
 
 log = logging.getLogger(__name__)
 
@@ -55,15 +57,25 @@ def _find_order(payment_intent_id: str | None, metadata: dict) -> Order | None:
     return None
 
 
+def _named_ticket_ids(metadata: dict[str, str]) -> tuple[str, ...]:
+    """The tickets a refund's metadata names (``ticket_ids``, comma-separated public ids, as
+    our staff refunds set them). A name that is no UUID names no ticket of ours: it is left out
+    (a refund made in Stripe's dashboard may carry anything there)."""
+    named = []
+    for part in metadata.get("ticket_ids", "").split(","):
+        try:
+            named.append(str(uuid.UUID(part.strip())))
+        except ValueError:
+            continue
+    return tuple(named)
+
+
 def stripe_webhook_receive(*, payload: bytes, signature_header: str | None) -> WebhookResult:
     event = verify_webhook(
         payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
     )
-    event_id = event.get("id")
-    event_type = event.get("type")
-    obj = (event.get("data") or {}).get("object")
-    if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str) or not isinstance(obj, dict):
-        raise InvalidWebhook("invalid_payload")
+    check_event_shape(event)  # the fields read below have the types they are read as
+    event_id, event_type, obj = event["id"], event["type"], event["data"]["object"]
 
     with transaction.atomic():
         try:
@@ -135,8 +147,7 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
     for r in refunds_data:
         if not isinstance(r, dict) or not r.get("id"):
             continue
-        meta = r.get("metadata") or {}
-        ids = tuple(x for x in str(meta.get("ticket_ids") or "").split(",") if x)
+        ids = _named_ticket_ids(r.get("metadata") or {})
         facts.append(
             services.RefundFact(
                 provider_refund_id=r["id"],

@@ -25,7 +25,8 @@ def stripe_webhook(request):
     try:
         result = stripe_webhook_receive(payload=request.body, signature_header=request.headers.get("Stripe-Signature"))
     except InvalidWebhook as exc:
-        log.warning("stripe webhook refused", extra={"reason": exc.reason})
+        # The path of a field of the wrong shape, never its value (the body may hold personal data).
+        log.warning("stripe webhook refused", extra={"reason": exc.reason, "path": getattr(exc, "path", None)})
         return JsonResponse({"error": "invalid webhook"}, status=400)
     return JsonResponse({"received": True, "duplicate": result.duplicate, "outcome": result.outcome})
 
