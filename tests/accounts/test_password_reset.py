@@ -125,3 +125,82 @@ def test_reset_email_context_is_wiped_after_sending(gql, make_user, run_jobs):
     run_jobs()
     email = OutboundEmail.objects.get()
     assert email.sensitive and email.status == "sent" and email.context == {}
+
+
+def _reset_request_footprint(gql, email):
+    """The SQL the request ran and the messages it queued."""
+    import dramatiq
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    broker = dramatiq.get_broker()
+    queued = []
+    original = broker.enqueue
+
+    def enqueue(message, *, delay=None):
+        queued.append(message)
+        return original(message, delay=delay)
+
+    broker.enqueue = enqueue
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            assert gql.execute(REQUEST_RESET, {"email": email}).body == OK
+    finally:
+        del broker.enqueue
+    return [q["sql"] for q in queries.captured_queries], queued
+
+
+def test_a_registered_and_an_unknown_address_cost_the_request_the_same_work(
+    transactional_db, gql, make_user, outbox, request
+):
+    """No timing oracle: the request neither reads nor writes anything about the address; it
+    queues one job either way, and the address in it is sealed, never in the clear."""
+    make_user(email="ana@example.test")
+    known_sql, known_jobs = _reset_request_footprint(gql, "ana@example.test")
+    unknown_sql, unknown_jobs = _reset_request_footprint(gql, "nobody@example.test")
+
+    assert known_sql == unknown_sql == []
+    assert [m.actor_name for m in known_jobs] == [m.actor_name for m in unknown_jobs] == ["send_password_reset"]
+    for message in known_jobs + unknown_jobs:
+        assert b"example.test" not in message.encode()
+    assert not OneTimeToken.objects.exists()  # nothing is decided before the job runs
+
+    request.getfixturevalue("run_jobs")()  # the worker starts only now: it would enqueue emails of its own
+    assert [m["To"] for m in outbox.messages()] == ["ana@example.test"]
+    assert OneTimeToken.objects.count() == 1
+
+
+def test_with_the_broker_down_the_reset_is_done_in_the_request(
+    gql, make_user, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from workers.accounts import send_password_reset
+
+    def broker_down(*args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(send_password_reset, "send", broker_down)
+    user = make_user(email="ana@example.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert gql.execute(REQUEST_RESET, {"email": "ana@example.test"}).body == OK
+    assert "password reset job not enqueued" in caplog.text
+    assert OneTimeToken.objects.get().user == user
+    assert OutboundEmail.objects.get().to_email == "ana@example.test"  # delivered by its own job, or resent
+
+
+def test_a_reset_job_older_than_its_time_to_live_or_not_sealed_by_us_sends_nothing(make_user, settings, monkeypatch):
+    import time
+
+    from domains.accounts.services.passwords import password_reset_email_send
+    from domains.common.sealed import seal
+
+    make_user(email="ana@example.test")
+    sealed = seal("ana@example.test")
+    later = time.time() + settings.PASSWORD_RESET_REQUEST_MAX_AGE + 61
+    monkeypatch.setattr("cryptography.fernet.time.time", lambda: later)
+    password_reset_email_send(sealed_email=sealed)
+    monkeypatch.undo()
+    password_reset_email_send(sealed_email="ana@example.test")  # a message someone put in the queue by hand
+    settings.SECRET_KEY = "another-key-" + "x" * 50
+    password_reset_email_send(sealed_email=sealed)
+    assert not OneTimeToken.objects.exists()
+    assert not OutboundEmail.objects.exists()

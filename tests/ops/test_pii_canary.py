@@ -12,6 +12,7 @@ import logging
 import dramatiq
 import pytest
 
+from domains.common.sealed import unseal
 from tests.ops.conftest import JsonLines
 from tests.sales.conftest import CONFIRM, CREATE, FakeGateway
 from tests.scanning import factories
@@ -145,5 +146,9 @@ def test_the_canary_never_reaches_logs_errors_or_queues(transactional_db, gql, r
             assert marker.lower() not in text.lower(), f"the {what} appears in the {place}"
     for raw in messages:  # ids only: every argument is a number or a UUID-like string
         body = json.loads(raw)
+        if body["actor_name"] == "send_password_reset":  # the one exception: an address, sealed
+            [sealed] = body["args"]
+            assert unseal(sealed, max_age_seconds=60) is not None, body
+            continue
         for arg in [*body["args"], *body["kwargs"].values()]:
             assert isinstance(arg, int) or (isinstance(arg, str) and len(arg) <= 64 and "@" not in arg), body

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
@@ -13,7 +15,10 @@ from domains.accounts.services.validation import check_password_strength
 from domains.accounts.tokens import hash_secret, new_secret
 from domains.common import ratelimit
 from domains.common.clock import now
+from domains.common.sealed import seal, unseal
 from domains.notifications.services import email_enqueue
+
+log = logging.getLogger(__name__)
 
 
 def _revoke_all_sessions(user: User, reason: str) -> None:
@@ -42,11 +47,37 @@ def password_change(
 
 
 def password_reset_request(*, email: str) -> None:
-    """Email a single-use reset link, at most once per PASSWORD_RESET_EMAIL_INTERVAL per account.
+    """Queue a reset email for ``email``, whether or not it has an account.
 
-    The caller answers the same whether or not the address has an account.
+    The request does the same work for every address: no look-up, one queued job carrying the
+    address sealed (domains.common.sealed). Doing the look-up, the token and the email in the
+    request made it ~2 ms slower for a registered address than for an unknown one: a timing
+    oracle for which addresses have accounts. The job (password_reset_email_send) decides.
+    With the broker down the work is done here instead: the link is not lost, and only during
+    the outage does the answer's timing differ.
     """
-    email = normalize_email(email)
+    sealed = seal(normalize_email(email))
+    transaction.on_commit(lambda: _enqueue_reset(sealed))
+
+
+def _enqueue_reset(sealed: str) -> None:
+    from workers.accounts import send_password_reset
+
+    try:
+        send_password_reset.send(sealed)
+    except Exception as exc:
+        log.warning("password reset job not enqueued (broker unavailable: %s); done in the request", type(exc).__name__)
+        password_reset_email_send(sealed_email=sealed)
+
+
+def password_reset_email_send(*, sealed_email: str) -> None:
+    """Email a single-use reset link to an active account with this address, at most once per
+    PASSWORD_RESET_EMAIL_INTERVAL per account; an unknown or disabled address gets nothing.
+    A request older than PASSWORD_RESET_REQUEST_MAX_AGE (a job stuck behind an outage) is
+    dropped: the person has asked again or given up."""
+    email = unseal(sealed_email, max_age_seconds=settings.PASSWORD_RESET_REQUEST_MAX_AGE)
+    if email is None:
+        return
     user = User.objects.filter(email=email, is_active=True).first()
     if user is None:
         return
