@@ -294,6 +294,9 @@ PUBLIC_READ_CACHE_SECONDS = env_int("PUBLIC_READ_CACHE_SECONDS", 0 if TESTING el
 PUBLIC_READ_MAX_STALE_MS = env_int("PUBLIC_READ_MAX_STALE_MS", 1000)
 # The same for a ticket type's entry rule, read on every scan (invalidated by its changes).
 ENTRY_RULE_CACHE_SECONDS = env_int("ENTRY_RULE_CACHE_SECONDS", 0 if TESTING else 60)
+# How old a scanStats answer may be: each process reads the figures at most this often, however
+# many dashboards poll (domains/scanning/selectors.scan_stats_recent). 0: read on every poll.
+SCAN_STATS_MAX_AGE_MS = env_int("SCAN_STATS_MAX_AGE_MS", 0 if TESTING else 1000)
 
 # --- Abuse limits (README, "Abuse limits") ----------------------------------------
 # Fixed windows counted in the cache (Redis in production, so every process agrees).

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 
@@ -68,6 +71,9 @@ class ScanStats:
     by_hour: tuple[Count_, ...]  # festival-local hour, ISO "YYYY-MM-DDTHH:00"
     refusals: tuple[Count_, ...]
     conflicts: int
+    # When these figures were read (a poll may get a recent reading). Not part of equality: the
+    # subscription pushes only figures that changed.
+    computed_at: dt.datetime = field(compare=False)
 
     @property
     def admitted_ratio(self) -> float:
@@ -76,6 +82,7 @@ class ScanStats:
 
 def scan_stats(*, festival: Festival) -> ScanStats:
     """Five aggregate queries on indexed columns, whatever the number of scans."""
+    read_at = now()
     zone = _zone(festival.timezone)
     logs = ScanLog.objects.filter(festival=festival)
     admitted_logs = logs.filter(verdict=Verdict.ADMITTED, undone=False)
@@ -108,7 +115,33 @@ def scan_stats(*, festival: Festival) -> ScanStats:
         by_hour=tuple(Count_(r["h"].astimezone(zone).strftime("%Y-%m-%dT%H:00"), r["n"]) for r in by_hour),
         refusals=tuple(Count_(str(v), verdicts[v]) for v in REFUSALS if verdicts.get(v)),
         conflicts=conflicts,
+        computed_at=read_at,
     )
+
+
+# festival pk -> (monotonic time the reading started, the reading); one lock per festival so
+# that pollers arriving while a reading is made wait for it instead of making their own.
+_recent: dict[int, tuple[float, ScanStats]] = {}
+_recent_locks: dict[int, threading.Lock] = {}
+
+
+def scan_stats_recent(*, festival: Festival) -> ScanStats:
+    """The figures, read from the database at most once per SCAN_STATS_MAX_AGE_MS in each
+    process: a wall of staff dashboards polling every 2 s would otherwise make the five
+    aggregates (~30 ms with 20,000 tickets and 4,000 scans) once per poll. The answer's
+    `computed_at` says how old it is; 0 reads every time (the tests' default)."""
+    max_age = settings.SCAN_STATS_MAX_AGE_MS / 1000
+    if max_age <= 0:
+        return scan_stats(festival=festival)
+    lock = _recent_locks.setdefault(festival.pk, threading.Lock())  # setdefault: atomic
+    with lock:
+        found = _recent.get(festival.pk)
+        if found is not None and time.monotonic() - found[0] < max_age:
+            return found[1]
+        started = time.monotonic()
+        stats = scan_stats(festival=festival)
+        _recent[festival.pk] = (started, stats)
+        return stats
 
 
 # --- scan log ------------------------------------------------------------------------------

@@ -83,10 +83,14 @@ class ScanningQuery:
             page_info=PageInfo_(has_next_page=page.has_next, end_cursor=page.end_cursor),
         )
 
-    @strawberry_django.field(extensions=staff_only(), description="Admissions and refusals so far.")
+    @strawberry_django.field(
+        extensions=staff_only(),
+        description="Admissions and refusals so far, as of `computedAt` (at most SCAN_STATS_MAX_AGE_MS old, "
+        "1 s by default; subscribe to scanStatsUpdated for pushes).",
+    )
     @domain_errors
     def scan_stats(self, info: Info, event_id: strawberry.ID | None = None) -> ScanStatsType:
-        return ScanStatsType.from_stats(selectors.scan_stats(festival=selectors.festival_for_event(event_id)))
+        return ScanStatsType.from_stats(selectors.scan_stats_recent(festival=selectors.festival_for_event(event_id)))
 
     @strawberry_django.field(extensions=staff_only())
     @domain_errors

@@ -280,6 +280,7 @@ class ScanStatsType:
     by_hour: list[CountByKey] = strawberry.field(description="Festival-local hour, YYYY-MM-DDTHH:00.")
     refusals: list[CountByKey] = strawberry.field(description="By verdict.")
     conflicts: int
+    computed_at: dt.datetime = strawberry.field(description="When these figures were read from the database.")
 
     @classmethod
     def from_stats(cls, s: selectors.ScanStats) -> ScanStatsType:
@@ -291,6 +292,7 @@ class ScanStatsType:
             by_hour=[CountByKey(key=c.key, count=c.count) for c in s.by_hour],
             refusals=[CountByKey(key=c.key, count=c.count) for c in s.refusals],
             conflicts=s.conflicts,
+            computed_at=s.computed_at,
         )
 
 
