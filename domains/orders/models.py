@@ -162,6 +162,11 @@ class Refund(models.Model):
     reason = models.CharField(max_length=200, blank=True)
     # Who asked (staff, issue 4); null when learnt from a Stripe event.
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The number of the staff refund whose Stripe call made this one (its idempotency key and
+    # `staff_refund` metadata), also when the charge.refunded event recorded it because the
+    # call timed out (domains/orders/refunds.py `_staff_sequence`). Null for refunds made
+    # elsewhere (Stripe's dashboard).
+    staff_sequence = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -22,7 +22,9 @@ Rules
   we crash (or Stripe times out) after Stripe refunded, the event (carrying our `ticket_ids`
   metadata) records it instead; a staff retry of a ticket refund is refused because the
   tickets are no longer valid, and a retry of an amount gets Stripe's first refund back
-  (same key) and confirms the recorded one instead of refunding again.
+  (same key) and confirms the recorded one instead of refunding again. Any other refund after
+  the event recorded the attempt takes the next number; before it, Stripe refuses the reused
+  key and staff are told to retry in a minute (nothing refunded).
 * Voided tickets: status refunded, secret bumped (their QR codes are refused at once),
   capacity back on sale. Order status: refunded when the whole amount is refunded or no
   valid ticket is left, partially_refunded otherwise. Everything is audited.
@@ -43,7 +45,7 @@ from domains.orders import gateway as payment_gateway
 from domains.orders.errors import OrderErrorCode
 from domains.orders.models import Order, OrderStatusChange, Payment, Refund
 from domains.orders.staff_errors import StaffOrderErrorCode as E
-from domains.payments.gateway import PaymentDeclined, PaymentGatewayError, PaymentGatewayUnavailable, idempotency_key
+from domains.payments.gateway import PaymentGatewayError, PaymentGatewayUnavailable, idempotency_key
 from domains.tickets.errors import TicketErrorCode
 from domains.tickets.models import Ticket
 from domains.tickets.services import tickets_void
@@ -93,7 +95,7 @@ def _lock_targets(order: Order, ticket_ids: list[uuid.UUID] | None) -> list[Tick
     return _targets(order, ticket_ids)
 
 
-def _staff_sequence(order: Order) -> int:
+def _staff_sequence(order: Order, *, staff, amount: int, targets: list[Ticket]) -> int:
     """The number of this refund among the order's staff refunds, for its idempotency key.
 
     Counted from this service's own `order.refunded` audit entries, which only it writes (in
@@ -102,8 +104,27 @@ def _staff_sequence(order: Order) -> int:
     count of Refund rows moved between the attempt and its retry, the retry got a new key and
     Stripe refunded twice. Not `Refund.created_by` either: it is set null when the staff
     account is erased, which would move the count back and reuse a key.
+
+    An attempt that timed out and was then recorded by the event (a Refund row carrying its
+    number) keeps its number for a retry of the same goodwill amount, so Stripe gives that
+    refund back. Any other refund is a new one: the recorded attempt is entered in the audit
+    trail as done and the next number taken. (Keeping the number for every later refund made
+    Stripe refuse them all, the key having been used with other parameters.) A ticket refund's
+    retry never gets here: the event voided its tickets.
     """
-    return AuditEntry.objects.filter(order=order, action="order.refunded").count() + 1
+    sequence = AuditEntry.objects.filter(order=order, action="order.refunded").count() + 1
+    attempt = Refund.objects.filter(order=order, staff_sequence=sequence).first()
+    if attempt is None or (not targets and attempt.amount == amount):
+        return sequence
+    audit_record(
+        action="order.refunded",
+        actor=staff,
+        order=order,
+        reason="recorded from Stripe's event after the staff refund's call timed out",
+        data={"refund_id": str(attempt.public_id), "amount": attempt.amount, "currency": attempt.currency,
+              "tickets": [], "override_scanned": False, "recorded_by_event": True},
+    )
+    return sequence + 1
 
 
 def order_refund(
@@ -154,11 +175,11 @@ def order_refund(
         if amount < 0 or amount > remaining or (amount == 0 and not targets):
             raise DomainError(E.REFUND_AMOUNT_INVALID, f"Refund between 1 and {remaining} (minor units).", "amount")
 
-        sequence = _staff_sequence(order)
+        sequence = _staff_sequence(order, staff=staff, amount=amount, targets=targets)
         payment = Payment.objects.filter(provider_payment_id=order.payment_intent_id).first() if order.payment_intent_id else None
         refund = Refund(
             order=order, payment=payment, amount=amount, currency=order.currency, reason=reason[:200], created_by=staff,
-            status=Refund.Status.SUCCEEDED,
+            status=Refund.Status.SUCCEEDED, staff_sequence=sequence,
         )
         if amount > 0:
             if not order.payment_intent_id:
@@ -181,7 +202,16 @@ def order_refund(
                     OrderErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, "Stripe did not answer in time, so the refund may or may not have been made. "
                     "Try again: a retry of the same refund is never paid twice.", retry_after=5
                 ) from exc
-            except (PaymentDeclined, PaymentGatewayError) as exc:
+            except PaymentGatewayError as exc:
+                if exc.code == "idempotency_error":
+                    # The key of an attempt that timed out, whose refund Stripe's event has not
+                    # recorded yet (then `_staff_sequence` would move on), asked with other
+                    # parameters: nothing was refunded now.
+                    raise DomainError(
+                        OrderErrorCode.PAYMENT_PROVIDER_UNAVAILABLE, "An earlier refund of this order timed out and Stripe "
+                        "has not confirmed it yet. Retry that same refund, or try this one again in a minute.",
+                        retry_after=60,
+                    ) from exc
                 raise DomainError(E.REFUND_DECLINED, f"Stripe refused the refund: {exc.message}", "orderId") from exc
             recorded = Refund.objects.filter(provider_refund_id=info.id).first()
             if recorded is not None:

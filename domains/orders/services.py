@@ -655,6 +655,7 @@ class RefundFact:
     currency: str
     ticket_public_ids: tuple[str, ...] = ()
     reason: str = ""
+    staff_sequence: int | None = None  # from our `staff_refund` metadata (domains/orders/refunds.py)
 
 
 def order_record_refunds(*, order_id: int, payment_intent_id: str, refunds: list[RefundFact], amount_refunded: int, source: str, actor=None) -> str:
@@ -681,6 +682,7 @@ def order_record_refunds(*, order_id: int, payment_intent_id: str, refunds: list
                                 currency=fact.currency.upper(),
                                 reason=fact.reason[:200],
                                 created_by=actor,
+                                staff_sequence=fact.staff_sequence,
                             ),
                             fact,
                         )

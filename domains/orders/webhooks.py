@@ -70,6 +70,12 @@ def _named_ticket_ids(metadata: dict[str, str]) -> tuple[str, ...]:
     return tuple(named)
 
 
+def _staff_sequence_of(metadata: dict[str, str]) -> int | None:
+    """The number our staff refunds put in `staff_refund` (domains/orders/refunds.py), if any."""
+    value = metadata.get("staff_refund", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
 def stripe_webhook_receive(*, payload: bytes, signature_header: str | None) -> WebhookResult:
     event = verify_webhook(
         payload, signature_header, settings.STRIPE_WEBHOOK_SECRET, tolerance=settings.STRIPE_WEBHOOK_TOLERANCE
@@ -147,7 +153,8 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
     for r in refunds_data:
         if not isinstance(r, dict) or not r.get("id"):
             continue
-        ids = _named_ticket_ids(r.get("metadata") or {})
+        meta = r.get("metadata") or {}
+        ids = _named_ticket_ids(meta)
         facts.append(
             services.RefundFact(
                 provider_refund_id=r["id"],
@@ -155,6 +162,7 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
                 currency=str(r.get("currency") or obj.get("currency") or order.currency),
                 ticket_public_ids=ids,
                 reason=str(r.get("reason") or ""),
+                staff_sequence=_staff_sequence_of(meta),
             )
         )
     if not facts:

@@ -439,6 +439,9 @@ class StripeGateway:
         if self.emulate_idempotency:
             for refund in self._iterate("refunds", {"payment_intent": payment_intent}, 10_000):
                 if (refund.get("metadata") or {}).get(IDEMPOTENCY_METADATA_KEY) == key:
+                    if amount is not None and int(refund["amount"]) != amount:
+                        # Stripe refuses a key reused with other parameters.
+                        raise PaymentGatewayError("idempotency_error", "idempotency key reused with different parameters")
                     return RefundInfo.from_stripe(refund)
         params: dict[str, Any] = {"payment_intent": payment_intent, "metadata": meta}
         if amount is not None:

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from domains.payments.gateway import RefundInfo
+from domains.payments.gateway import PaymentGatewayError, RefundInfo
 from tests.sales.conftest import (  # noqa: F401  (fixtures)
     FakeGateway,
     event_body,
@@ -37,6 +37,8 @@ class LifecycleGateway(FakeGateway):
         with self.refund_lock:
             self.refund_calls += 1
             if idempotency_key in self.refunds:
+                if self.refunds[idempotency_key].amount != amount:  # as Stripe: a key is one request
+                    raise PaymentGatewayError("idempotency_error", "idempotency key reused with different parameters")
                 return self.refunds[idempotency_key]
             info = RefundInfo(
                 id=f"re_fake_{uuid.uuid4().hex[:16]}",

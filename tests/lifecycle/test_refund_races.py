@@ -209,3 +209,80 @@ def test_goodwill_refund_retried_after_a_timeout_refunds_once(make_user, make_ty
     assert len(gateway.refunds) == 2 and order.refunded_amount == 1500
     assert order.status == Order.Status.PARTIALLY_REFUNDED
     assert Ticket.objects.get(order_line__order=order).status == Ticket.Status.VALID
+
+
+def _timed_out_goodwill_refund(staff, order, gateway, monkeypatch, amount):
+    """A goodwill refund whose Stripe call times out after Stripe refunded; returns Stripe's refund."""
+    real = gateway.create_refund
+    made = []
+
+    def times_out(**kwargs):
+        made.append(real(**kwargs))
+        raise PaymentGatewayUnavailable("timeout", "Stripe did not answer in time.")
+
+    monkeypatch.setattr(gateway, "create_refund", times_out)
+    with pytest.raises(DomainError) as exc:
+        order_refund(staff=staff, order_public_id=order.public_id, reason="stage delayed", amount=amount)
+    assert exc.value.code == OrderErrorCode.PAYMENT_PROVIDER_UNAVAILABLE
+    monkeypatch.setattr(gateway, "create_refund", real)
+    return made[0]
+
+
+def _event_records(order, refund, webhook_secret):
+    obj = {
+        "id": "ch_fake", "object": "charge", "payment_intent": order.payment_intent_id, "amount_refunded": refund.amount,
+        "currency": "eur",
+        "refunds": {"data": [{"id": refund.id, "amount": refund.amount, "currency": "eur", "metadata": refund.metadata}]},
+    }
+    body = event_body("charge.refunded", obj)
+    stripe_webhook_receive(payload=body, signature_header=sign_webhook_payload(body, webhook_secret, int(time.time())))
+
+
+def test_after_a_timed_out_refund_the_event_recorded_another_refund_gets_a_key_of_its_own(
+    make_user, make_type, paid_order, gateway, monkeypatch, webhook_secret
+):
+    """The timed-out attempt's number was kept for every later refund of the order: Stripe
+    refused each (a key reused with other parameters) and the order could not be refunded
+    again. A different refund now takes the next number, and the attempt is audited as done."""
+    staff = make_user("staff")
+    order = paid_order(make_user(), make_type(capacity=10, price_amount=5000), 1)
+    first = _timed_out_goodwill_refund(staff, order, gateway, monkeypatch, 1000)
+    _event_records(order, first, webhook_secret)
+    assert Refund.objects.get(order=order).staff_sequence == 1
+
+    second = order_refund(staff=staff, order_public_id=order.public_id, reason="parking chaos", amount=700)
+
+    assert len(gateway.refunds) == 2 and second.refund.provider_refund_id != first.id
+    order.refresh_from_db()
+    assert order.refunded_amount == 1700
+    assert sorted(Refund.objects.filter(order=order).values_list("amount", "staff_sequence")) == [(700, 2), (1000, 1)]
+    from domains.audit.models import AuditEntry
+
+    audited = [e.data["amount"] for e in AuditEntry.objects.filter(order=order, action="order.refunded").order_by("id")]
+    assert audited == [1000, 700]
+    # And the one after that is a third, not a replay of either.
+    order_refund(staff=staff, order_public_id=order.public_id, reason="rain", amount=300)
+    assert len(gateway.refunds) == 3
+
+
+def test_another_refund_before_the_event_of_a_timed_out_one_is_refused_and_changes_nothing(
+    make_user, make_type, paid_order, gateway, monkeypatch, webhook_secret
+):
+    """Until Stripe's event records the timed-out refund, its number is still the next one and
+    Stripe refuses it with other parameters: a clear, retryable refusal, nothing refunded."""
+    staff = make_user("staff")
+    order = paid_order(make_user(), make_type(capacity=10, price_amount=5000), 1)
+    first = _timed_out_goodwill_refund(staff, order, gateway, monkeypatch, 1000)
+
+    with pytest.raises(DomainError) as exc:
+        order_refund(staff=staff, order_public_id=order.public_id, reason="parking chaos", amount=700)
+    assert exc.value.code == OrderErrorCode.PAYMENT_PROVIDER_UNAVAILABLE
+    assert "timed out" in str(exc.value)
+    order.refresh_from_db()
+    assert order.refunded_amount == 0 and not Refund.objects.filter(order=order).exists()
+    assert list(gateway.refunds.values()) == [first]
+
+    _event_records(order, first, webhook_secret)
+    order_refund(staff=staff, order_public_id=order.public_id, reason="parking chaos", amount=700)
+    order.refresh_from_db()
+    assert order.refunded_amount == 1700 and len(gateway.refunds) == 2
