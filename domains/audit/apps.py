@@ -12,5 +12,7 @@ class AuditConfig(AppConfig):
         # One ticket's PDF (resends go to each holder with only their tickets).
         register_attachment_builder(
             "single_ticket_pdf",
-            lambda ticket_public_id: [(d[0], d[1], "application/pdf")] if (d := documents.single_ticket_pdf(ticket_public_id)) else [],
+            lambda ticket_ref: (
+                [(d[0], d[1], "application/pdf")] if (d := documents.single_ticket_pdf(ticket_ref)) else []
+            ),
         )

@@ -20,6 +20,7 @@ from domains.notifications.services import email_enqueue
 from domains.orders.errors import OrderErrorCode
 from domains.orders.models import Order
 from domains.orders.staff_errors import StaffOrderErrorCode as E
+from domains.tickets.documents import ticket_document_ref
 from domains.tickets.models import Ticket
 
 KINDS = ("tickets", "invoice")
@@ -86,7 +87,7 @@ def order_resend_deliver(*, order_id: int, kind: str, request_id: str) -> int:
                 to_email=holder.email,
                 template="resend_tickets",
                 context={"order_number": order.number, "festival_name": order.festival.name, "count": len(held)},
-                attachments=[{"kind": "single_ticket_pdf", "id": str(t.public_id)} for t in held],
+                attachments=[{"kind": "single_ticket_pdf", "id": ticket_document_ref(t)} for t in held],
             )
             sent += 1
     return sent

@@ -60,15 +60,30 @@ def order_tickets_pdf(order_public_id: str) -> tuple[str, bytes] | None:
     return f"tickets-{number}.pdf", content
 
 
-def single_ticket_pdf(ticket_public_id: str) -> tuple[str, bytes] | None:
+def ticket_document_ref(ticket: Ticket) -> str:
+    """How a signed download link or a queued email names one ticket's PDF: the ticket at its
+    current code version. A transfer (or an upgrade, a re-issue) bumps the version, so a link
+    or an email made for the holder before that finds nothing, rather than the PDF of the
+    ticket as it is now, with its new holder's QR code (a link lives DOWNLOAD_URL_TTL; a queued
+    email is retried for up to about 20 minutes, workers/emails.py)."""
+    return f"{ticket.public_id}:{ticket.secret_version}"
+
+
+def single_ticket_pdf(ticket_ref: str) -> tuple[str, bytes] | None:
+    """The PDF of the ticket `ticket_document_ref` named, while it is valid and unchanged."""
+    public_id, _, version = ticket_ref.partition(":")
+    try:
+        public_id, version = uuid.UUID(public_id), int(version)
+    except ValueError:
+        return None
     ticket = (
-        Ticket.objects.filter(public_id=uuid.UUID(ticket_public_id), status=Ticket.Status.VALID)
+        Ticket.objects.filter(public_id=public_id, secret_version=version, status=Ticket.Status.VALID)
         .select_related("ticket_type__festival", "holder", "order_line__order")
         .first()
     )
     if ticket is None:
         return None
-    content = cached("ticket", ticket_public_id, _tickets_fp([ticket]), lambda: _render([ticket]))
+    content = cached("ticket", str(public_id), _tickets_fp([ticket]), lambda: _render([ticket]))
     return f"ticket-{ticket.public_id.hex[:8]}.pdf", content
 
 

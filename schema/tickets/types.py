@@ -8,6 +8,7 @@ import strawberry
 
 from domains.common.signing import sign_download
 from domains.tickets import selectors
+from domains.tickets.documents import ticket_document_ref
 from domains.tickets.models import Ticket, TicketType
 from schema.tickets.downloads import download_url
 
@@ -92,7 +93,9 @@ class TicketGql:
             order_number=order.number if order else None,
             issued_at=t.issued_at,
             valid_on=t.ticket_type.valid_on,
-            pdf_url=download_url(sign_download("ticket", str(t.public_id))) if t.status == Ticket.Status.VALID else None,
+            pdf_url=download_url(sign_download("ticket", ticket_document_ref(t)))
+            if t.status == Ticket.Status.VALID
+            else None,
         )
 
 

@@ -88,11 +88,17 @@ def test_invoice_numbers_are_gap_free_per_festival(make_user, make_type, fake_ga
 
 @pytest.mark.django_db
 def test_downloads_serve_pdfs_behind_signed_expiring_urls(gql, make_user, make_type, fake_gateway, settings, tmp_path):
+    from domains.tickets.documents import ticket_document_ref
+
     settings.MEDIA_ROOT = tmp_path
     user = make_user()
     order = _paid(user, make_type(), 2, fake_gateway)
     ticket = Ticket.objects.filter(order_line__order=order).first()
-    for kind, oid in (("invoice", order.public_id), ("tickets", order.public_id), ("ticket", ticket.public_id)):
+    for kind, oid in (
+        ("invoice", order.public_id),
+        ("tickets", order.public_id),
+        ("ticket", ticket_document_ref(ticket)),
+    ):
         response = gql.get(f"/api/downloads/{sign_download(kind, str(oid))}/")
         assert response.status_code == 200, kind
         assert response.headers["content-type"] == "application/pdf" and response.content.startswith(b"%PDF")
@@ -109,15 +115,15 @@ def test_downloads_serve_pdfs_behind_signed_expiring_urls(gql, make_user, make_t
 
 @pytest.mark.django_db
 def test_ticket_pdf_changes_when_the_ticket_changes(make_user, make_type, fake_gateway, settings, tmp_path):
-    from domains.tickets.documents import single_ticket_pdf
+    from domains.tickets.documents import single_ticket_pdf, ticket_document_ref
     from domains.tickets.services import ticket_bump_secret
 
     settings.MEDIA_ROOT = tmp_path
     order = _paid(make_user(), make_type(), 1, fake_gateway)
     ticket = Ticket.objects.get(order_line__order=order)
-    single_ticket_pdf(str(ticket.public_id))
+    single_ticket_pdf(ticket_document_ref(ticket))
     ticket_bump_secret(ticket=ticket)
-    single_ticket_pdf(str(ticket.public_id))
+    single_ticket_pdf(ticket_document_ref(ticket))
     assert len(list((tmp_path / "documents" / "ticket").glob("*.pdf"))) == 2
     assert Order.objects.get(pk=order.pk).status == "paid"
 
@@ -125,14 +131,14 @@ def test_ticket_pdf_changes_when_the_ticket_changes(make_user, make_type, fake_g
 @pytest.mark.django_db
 def test_ticket_pdf_is_made_again_after_a_key_rotation(make_user, make_type, fake_gateway, settings, tmp_path):
     """The cache must not hand out a page whose code the old key signed (README, rotating the QR key)."""
-    from domains.tickets.documents import single_ticket_pdf
+    from domains.tickets.documents import single_ticket_pdf, ticket_document_ref
 
     settings.MEDIA_ROOT = tmp_path
     order = _paid(make_user(), make_type(), 1, fake_gateway)
     ticket = Ticket.objects.get(order_line__order=order)
-    first = single_ticket_pdf(str(ticket.public_id))[1]
-    assert single_ticket_pdf(str(ticket.public_id))[1] == first  # cached while nothing changed
+    first = single_ticket_pdf(ticket_document_ref(ticket))[1]
+    assert single_ticket_pdf(ticket_document_ref(ticket))[1] == first  # cached while nothing changed
     settings.QR_SIGNING_PREVIOUS_SECRETS = [settings.QR_SIGNING_SECRET]
     settings.QR_SIGNING_SECRET = "rotated-qr-secret-" + "r" * 32
-    assert single_ticket_pdf(str(ticket.public_id))[1] != first
+    assert single_ticket_pdf(ticket_document_ref(ticket))[1] != first
     assert len(list((tmp_path / "documents" / "ticket").glob("*.pdf"))) == 2
