@@ -14,7 +14,6 @@ import logging
 import uuid
 
 from django.db import transaction
-from django.db.models import Q
 
 from domains.accounts.models import AuthSession, InvoiceParty, OneTimeToken, RefreshToken, User
 from domains.common.clock import now
@@ -34,6 +33,7 @@ def user_export(*, user: User) -> dict:
     from domains.orders.models import Order
     from domains.tickets.models import Ticket
     from domains.transfers.models import Transfer
+    from domains.transfers.selectors import transfers_of_user_q
 
     orders = []
     for order in Order.objects.filter(buyer=user).prefetch_related("lines__ticket_type", "payments", "refunds").order_by("created_at"):
@@ -72,7 +72,7 @@ def user_export(*, user: User) -> dict:
     transfers = [
         {"id": str(t.public_id), "status": t.status, "direction": "sent" if t.from_user_id == user.pk else "received",
          "createdAt": _iso(t.created_at)}
-        for t in Transfer.objects.filter(Q(from_user=user) | Q(to_email=user.email)).order_by("created_at")
+        for t in Transfer.objects.filter(transfers_of_user_q(user)).order_by("created_at")
     ]
     return {
         "exportedAt": _iso(now()),
