@@ -202,6 +202,23 @@ def test_register_device_and_scan_with_its_token(env):
     assert result["verdict"] == "ADMITTED" and result["gate"] == "South"
 
 
+@pytest.mark.parametrize("unknown", ["other festival", "random", "malformed"])
+def test_device_mutations_name_the_gate_argument_they_were_given(env, unknown):
+    """GATE_NOT_FOUND points at `gateId` (the devices' argument), whichever way the gate is wrong."""
+    other = factories.gate(factories.festival(slug="elsewhere"), "Elsewhere")
+    gate_id = {"other festival": str(other.public_id), "random": str(uuid.uuid4()), "malformed": "nope"}[unknown]
+    register = env.staff_client.execute(
+        "mutation($g: ID!) { registerScannerDevice(gateId: $g, name: \"x\") { errors { code field } } }", {"g": gate_id}
+    ).payload("registerScannerDevice")
+    move = env.staff_client.execute(
+        "mutation($d: ID!, $g: ID!) { moveScannerDevice(deviceId: $d, gateId: $g) { errors { code field } } }",
+        {"d": str(env.device.public_id), "g": gate_id},
+    ).payload("moveScannerDevice")
+    if unknown != "other festival":  # registering at any festival's gate is allowed (staff run them all)
+        assert register["errors"] == [{"code": "GATE_NOT_FOUND", "field": "gateId"}]
+    assert move["errors"] == [{"code": "GATE_NOT_FOUND", "field": "gateId"}]
+
+
 def test_device_rate_limit(env, settings, monkeypatch):
     import domains.scanning.services.commit as commit
 

@@ -41,19 +41,21 @@ def gate_create(*, festival, name: str) -> Gate:
         raise DomainError(CommonErrorCode.INVALID_INPUT, "A gate with this name exists.", "name") from None
 
 
-def gate_get(*, gate_id, festival=None) -> Gate:
+def gate_get(*, gate_id, festival=None, field: str = "gate") -> Gate:
+    """An active gate (of `festival` when given); GATE_NOT_FOUND on `field`, the argument that
+    named it (`gate` for scans, `gateId` for devices)."""
     try:
         gate = Gate.objects.select_related("festival").get(public_id=uuid.UUID(str(gate_id)), is_active=True)
     except (ValueError, Gate.DoesNotExist):
-        raise DomainError(ScanningErrorCode.GATE_NOT_FOUND, "No such gate.", "gate") from None
+        raise DomainError(ScanningErrorCode.GATE_NOT_FOUND, "No such gate.", field) from None
     if festival is not None and gate.festival_id != festival.id:
-        raise DomainError(ScanningErrorCode.GATE_NOT_FOUND, "No such gate.", "gate")
+        raise DomainError(ScanningErrorCode.GATE_NOT_FOUND, "No such gate.", field)
     return gate
 
 
 def scanner_device_register(*, gate_id, name: str, registered_by) -> RegisteredDevice:
     """A new device bound to a gate, with a fresh token (shown once, stored hashed)."""
-    gate = gate_get(gate_id=gate_id)
+    gate = gate_get(gate_id=gate_id, field="gateId")
     name = (name or "").strip()[:100] or "scanner"
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     device = ScannerDevice.objects.create(gate=gate, name=name, token_hash=_hash(token), registered_by=registered_by)
@@ -75,7 +77,7 @@ def scanner_device_revoke(*, device_id, revoked_by) -> ScannerDevice:
 
 
 def scanner_device_rebind(*, device_id, gate_id) -> ScannerDevice:
-    gate = gate_get(gate_id=gate_id)
+    gate = gate_get(gate_id=gate_id, field="gateId")
     try:
         device = ScannerDevice.objects.get(public_id=uuid.UUID(str(device_id)), revoked_at__isnull=True)
     except (ValueError, ScannerDevice.DoesNotExist):
