@@ -55,3 +55,22 @@ def test_a_worker_killed_mid_send_is_redelivered_and_sends_once(stack):
     assert "kill:1" in emails[0].read_text()
     assert pg.query(f"SELECT status, attempts FROM notifications_outboundemail WHERE id = {pk}") == [("sent", 1)]
     assert time.monotonic() - started < 40
+
+
+def test_a_worker_stopped_mid_send_finishes_the_job_first(stack):
+    """A deploy stops workers with SIGTERM to the main process (Process.stop, as docker does):
+    the job in flight completes, sent once and marked sent. (A SIGTERM to the whole process
+    group reaches each worker process twice, itself and through its parent, and the second
+    exits in the middle of the job: the email written, its row left pending for a resend.)"""
+    pg, redis_, env, var_dir = stack
+    slow = {**env, "EMAIL_BACKEND": "tests.faults.slow_backend.SlowOutboxBackend", "SLOW_EMAIL_SECONDS": "3"}
+    sending, outbox = var_dir / "sending", var_dir / "outbox"
+
+    pk = int(django_script(env, ENQUEUE.format(key="stop")).strip())
+    worker = start_worker(slow, var_dir, "stopped")
+    try:
+        wait_for(lambda: sending.exists() and any(sending.iterdir()), 40, "the worker to start sending")
+    finally:
+        worker.stop(timeout=30)
+    assert pg.query(f"SELECT status FROM notifications_outboundemail WHERE id = {pk}") == [("sent",)]
+    assert len(list(outbox.glob("*.eml"))) == 1
