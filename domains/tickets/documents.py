@@ -6,37 +6,43 @@ import uuid
 
 from django.db.models import F
 
-from domains.common.signing import qr_key_id
 from domains.tickets.models import Ticket
 from domains.tickets.pdf import cached, fingerprint, render_pdf
 from domains.tickets.qr import qr_encode
 from domains.tickets.render import qr_png_data_uri
 
 
-def _page(ticket: Ticket) -> dict:
-    code = qr_encode(ticket)
+def _printed(ticket: Ticket) -> dict:
+    """Everything a ticket's page prints, its QR code as the signed text it encodes."""
     tt = ticket.ticket_type
+    festival = tt.festival
     order = ticket.order_line.order if ticket.order_line_id else None
     return {
-        "festival": tt.festival,
+        "festival": {
+            "name": festival.name, "venue_name": festival.venue_name,
+            "starts_on": festival.starts_on, "ends_on": festival.ends_on,
+        },
         "type_name": tt.name,
         "valid_on": tt.valid_on,
         "holder_name": ticket.holder.full_name or ticket.holder.email,
         "ticket_id": str(ticket.public_id),
         "short_id": ticket.public_id.hex[:8].upper(),
         "order_number": order.number if order else "",
-        "qr": qr_png_data_uri(code),
+        "code": qr_encode(ticket),
     }
 
 
-def _render(tickets: list[Ticket]) -> bytes:
-    return render_pdf("pdf/tickets.html", {"pages": [_page(t) for t in tickets]})
+def _render(pages: list[dict]) -> bytes:
+    return render_pdf("pdf/tickets.html", {"pages": [{**page, "qr": qr_png_data_uri(page["code"])} for page in pages]})
 
 
-def _tickets_fp(tickets: list[Ticket]) -> str:
-    # The signing key is part of what a page shows: after a key rotation the cached PDF
-    # would still carry codes signed with the old key.
-    return fingerprint(qr_key_id(), *[f"{t.public_id}:{t.secret_version}:{t.status}:{t.holder_id}" for t in tickets])
+def _cached_pdf(kind: str, object_id: str, tickets: list[Ticket]) -> bytes:
+    """The PDF of these tickets' pages, made again whenever anything it prints changed: the
+    holder's name, the festival's or the type's, the code (a new version, a rotated key). The
+    cache had been keyed on ids, versions and the signing key only, so a holder who corrected
+    their name kept getting the page with the old one."""
+    pages = [_printed(t) for t in tickets]
+    return cached(kind, object_id, fingerprint(*[sorted(page.items()) for page in pages]), lambda: _render(pages))
 
 
 def _valid_tickets_of_order(order_public_id: str) -> list[Ticket]:
@@ -56,7 +62,7 @@ def order_tickets_pdf(order_public_id: str) -> tuple[str, bytes] | None:
     if not tickets:
         return None
     number = tickets[0].order_line.order.number
-    content = cached("tickets", order_public_id, _tickets_fp(tickets), lambda: _render(tickets))
+    content = _cached_pdf("tickets", order_public_id, tickets)
     return f"tickets-{number}.pdf", content
 
 
@@ -83,7 +89,7 @@ def single_ticket_pdf(ticket_ref: str) -> tuple[str, bytes] | None:
     )
     if ticket is None:
         return None
-    content = cached("ticket", str(public_id), _tickets_fp([ticket]), lambda: _render([ticket]))
+    content = _cached_pdf("ticket", str(public_id), [ticket])
     return f"ticket-{ticket.public_id.hex[:8]}.pdf", content
 
 

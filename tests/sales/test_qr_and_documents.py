@@ -142,3 +142,29 @@ def test_ticket_pdf_is_made_again_after_a_key_rotation(make_user, make_type, fak
     settings.QR_SIGNING_SECRET = "rotated-qr-secret-" + "r" * 32
     assert single_ticket_pdf(ticket_document_ref(ticket))[1] != first
     assert len(list((tmp_path / "documents" / "ticket").glob("*.pdf"))) == 2
+
+
+@pytest.mark.django_db
+def test_ticket_pdfs_are_made_again_when_what_they_print_changes(make_user, make_type, fake_gateway, settings, tmp_path):
+    """The cache is keyed on everything a page prints: a holder who corrects their name, or a
+    renamed ticket type, gets a new page (the cache had kept the old name)."""
+    from domains.tickets.documents import order_tickets_pdf, single_ticket_pdf, ticket_document_ref
+
+    settings.MEDIA_ROOT = tmp_path
+    user = make_user(full_name="Jon Smtih")
+    order = _paid(user, make_type(name="Weekend"), 1, fake_gateway)
+    ticket = Ticket.objects.get(order_line__order=order)
+    first = single_ticket_pdf(ticket_document_ref(ticket))[1]
+    first_order = order_tickets_pdf(str(order.public_id))[1]
+    assert single_ticket_pdf(ticket_document_ref(ticket))[1] == first  # unchanged: from the cache
+
+    user.full_name = "Jon Smith"
+    user.save(update_fields=["full_name"])
+    renamed = single_ticket_pdf(ticket_document_ref(ticket))[1]
+    assert renamed != first
+    assert order_tickets_pdf(str(order.public_id))[1] != first_order
+
+    ticket.ticket_type.name = "Weekend Camping"
+    ticket.ticket_type.save(update_fields=["name"])
+    assert single_ticket_pdf(ticket_document_ref(ticket))[1] not in (first, renamed)
+    assert len(list((tmp_path / "documents" / "ticket").glob("*.pdf"))) == 3
