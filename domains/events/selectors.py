@@ -11,6 +11,9 @@ from domains.events.models import Festival, Performance, Sponsor, Stage
 FESTIVALS_SCOPE = "festivals"  # which festival a slug (or "current") names, and its fields
 
 PUBLIC_STATUSES = [Festival.Status.ANNOUNCED, Festival.Status.ON_SALE, Festival.Status.LIVE, Festival.Status.ENDED]
+# Tickets are sold while a festival is on sale and while it runs (day tickets); not before it
+# is announced for sale, not once it ended.
+SELLING_STATUSES = [Festival.Status.ON_SALE, Festival.Status.LIVE]
 
 
 def festival_get(slug: str | None = None) -> Festival | None:

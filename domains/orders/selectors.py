@@ -12,13 +12,13 @@ from domains.tickets.models import Ticket
 
 def _order_qs() -> QuerySet[Order]:
     return Order.objects.select_related("festival", "buyer").prefetch_related(
-        Prefetch("lines", queryset=OrderLine.objects.select_related("ticket_type").order_by("id")),
+        Prefetch("lines", queryset=OrderLine.objects.select_related("ticket_type__festival").order_by("id")),
         Prefetch("payments", queryset=Payment.objects.order_by("created_at", "id")),
         Prefetch("refunds", queryset=Refund.objects.order_by("created_at", "id")),
         Prefetch("status_history", queryset=OrderStatusChange.objects.order_by("created_at", "id")),
         Prefetch(
             "lines__tickets",
-            queryset=Ticket.objects.select_related("ticket_type").order_by("issued_at", "id"),
+            queryset=Ticket.objects.select_related("ticket_type__festival").order_by("issued_at", "id"),
         ),
     )
 

@@ -38,6 +38,7 @@ from django.db.models import F
 from domains.common import fixed_sql, readcache
 from domains.common.clock import now
 from domains.common.errors import DomainError
+from domains.events.selectors import PUBLIC_STATUSES
 from domains.notifications.services import email_enqueue
 from domains.orders import conf
 from domains.orders import gateway as payment_gateway
@@ -341,7 +342,7 @@ def checkout_create(*, buyer, lines: list[CheckoutLine]) -> CheckoutResult:
     at = now()
     for public_id, (qty, index) in wanted.items():
         tt = types.get(public_id)
-        if tt is None:
+        if tt is None or tt.festival.status not in PUBLIC_STATUSES:  # a draft's types exist for nobody
             raise DomainError(TicketErrorCode.TICKET_TYPE_NOT_FOUND, "Unknown ticket type.", f"lines.{index}.ticketTypeId")
         if not is_on_sale(tt, at):
             raise DomainError(TicketErrorCode.NOT_ON_SALE, f"{tt.name} is not on sale.", f"lines.{index}.ticketTypeId")

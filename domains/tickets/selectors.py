@@ -11,6 +11,7 @@ from django.db.models.functions import Coalesce
 
 from domains.common import readcache
 from domains.common.clock import now
+from domains.events.selectors import SELLING_STATUSES
 from domains.tickets.models import Ticket, TicketType
 
 
@@ -105,8 +106,10 @@ def catalogue_changed(*, ticket_type_id: int | None = None, festival_id: int | N
 
 
 def is_on_sale(ticket_type: TicketType, at=None) -> bool:
+    """Active, inside its sale window, and its festival is selling (events.selectors
+    SELLING_STATUSES). `ticket_type.festival` is read: load it with the type."""
     at = at or now()
-    if not ticket_type.is_active:
+    if not ticket_type.is_active or ticket_type.festival.status not in SELLING_STATUSES:
         return False
     if ticket_type.sale_starts_at and at < ticket_type.sale_starts_at:
         return False

@@ -10,7 +10,11 @@ from strawberry.scalars import JSON
 from domains.events import models
 from schema.errors import Error
 
-FestivalStatus = strawberry.enum(Enum("FestivalStatus", {s.name: s.value for s in models.Festival.Status}))
+FestivalStatus = strawberry.enum(
+    Enum("FestivalStatus", {s.name: s.value for s in models.Festival.Status}),
+    description="DRAFT: not public, its ticket types do not exist for buyers. ANNOUNCED: public, not selling. "
+    "ON_SALE and LIVE (while it runs, for day tickets): tickets sell. ENDED: public, not selling.",
+)
 SponsorTier = strawberry.enum(Enum("SponsorTier", {t.name: t.value for t in models.Sponsor.Tier}))
 
 

@@ -105,6 +105,25 @@ def test_create_checkout_errors(case, code, as_user, make_type, fake_gateway):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    "status,code",
+    [("draft", "TICKET_TYPE_NOT_FOUND"), ("announced", "NOT_ON_SALE"), ("ended", "NOT_ON_SALE"), ("live", None)],
+)
+def test_a_festivals_status_decides_whether_its_tickets_sell(status, code, as_user, make_type, fake_gateway, festival, gql):
+    """On sale and live (day tickets while it runs) sell; announced and ended do not; a draft's
+    types answer like types that do not exist (they were bought by id while unpublished)."""
+    tt = make_type(capacity=5)
+    festival.status = status
+    festival.save(update_fields=["status"])
+    response = as_user().execute(CREATE, lines((tt, 1)))
+    assert response.error_codes("createCheckout") == ([code] if code else [])
+    assert Order.objects.count() == (0 if code else 1)
+    if status != "draft":  # the catalogue's flag says the same
+        types = gql.execute("query($s: String) { ticketTypes(festivalSlug: $s) { name onSale } }", {"s": festival.slug})
+        assert types.data["ticketTypes"] == [{"name": tt.name, "onSale": code is None}]
+
+
+@pytest.mark.django_db
 def test_payment_provider_unavailable_leaves_nothing_half_made(as_user, make_type, fake_gateway):
     tt = make_type(capacity=5)
     fake_gateway.fail_creates = 5
