@@ -8,7 +8,7 @@ from strawberry.types import Info
 
 from domains.orders import staff_selectors
 from domains.transfers.selectors import transfer_list_for_user
-from domains.upgrades.selectors import upgrade_list_for_holder
+from domains.upgrades.selectors import upgrade_list_for_requester
 from schema.context import require_viewer
 from schema.lifecycle.builders import staff_order
 from schema.lifecycle.types import (
@@ -30,9 +30,9 @@ class LifecycleQuery:
         user = require_viewer(info).user
         return [TransferGql.from_model(t, user) for t in transfer_list_for_user(user)]
 
-    @strawberry_django.field(extensions=authenticated(), description="Upgrades of the tickets you hold, newest first.")
+    @strawberry_django.field(extensions=authenticated(), description="Upgrades you asked for, newest first.")
     def my_upgrades(self, info: Info) -> list[UpgradeGql]:
-        return [UpgradeGql.from_model(u) for u in upgrade_list_for_holder(require_viewer(info).user)]
+        return [UpgradeGql.from_model(u) for u in upgrade_list_for_requester(require_viewer(info).user)]
 
     @strawberry_django.field(extensions=staff_only(), description="Staff order desk: search, filter, sort, cursor pages.")
     def staff_orders(

@@ -139,3 +139,22 @@ def test_staff_process_upgrade_without_and_with_charge(holder, tiers, as_user, g
 
     assert AuditEntry.objects.filter(action="upgrade.processed", actor=staff.user, reason="sponsor guest").exists()
     assert AuditEntry.objects.filter(action="ticket.type_changed").count() == 1
+
+
+def test_my_upgrades_are_the_ones_i_asked_for_not_a_previous_holders(holder, tiers, gateway, webhook_secret, as_user):
+    """The new holder of a transferred ticket does not see the upgrade its previous holder paid
+    for (amount, PaymentIntent, refunds); the one who paid still does."""
+    from domains.transfers import services as transfers
+
+    client, ticket = holder
+    out = client.execute(REQUEST, {"t": str(ticket.public_id), "to": str(tiers[1].public_id)}).payload("requestUpgrade")
+    pi_id = out["upgrade"]["paymentIntentId"]
+    assert post_webhook(event_body("payment_intent.succeeded", pi_object(gateway.succeed(pi_id)))).status_code == 200
+    recipient = as_user()
+    offer = transfers.transfer_create(sender=client.user, ticket_public_id=ticket.public_id, to_email=recipient.user.email)
+    transfers.transfer_accept(recipient=recipient.user, token=offer.token)
+
+    mine = "{ myUpgrades { ticketId paymentIntentId } myTickets { id } }"
+    theirs = recipient.execute(mine).data
+    assert theirs["myTickets"] == [{"id": str(ticket.public_id)}] and theirs["myUpgrades"] == []
+    assert client.execute(mine).data["myUpgrades"] == [{"ticketId": str(ticket.public_id), "paymentIntentId": pi_id}]
