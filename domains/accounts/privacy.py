@@ -65,10 +65,13 @@ def user_export(*, user: User) -> dict:
         {"createdAt": _iso(s.created_at), "revokedAt": _iso(s.revoked_at), "userAgent": s.user_agent}
         for s in AuthSession.objects.filter(user=user).order_by("created_at")
     ]
+    # Emails go to an address, not to an account: listed once the account confirmed the address
+    # (as transfer offers, transfers_of_user_q), or registering someone's address unconfirmed
+    # would show what was sent to them and when.
     emails = [
         {"template": e.template, "status": e.status, "createdAt": _iso(e.created_at), "sentAt": _iso(e.sent_at)}
         for e in OutboundEmail.objects.filter(to_email=user.email).order_by("created_at")
-    ]
+    ] if user.email_verified_at is not None else []
     transfers = [
         {"id": str(t.public_id), "status": t.status, "direction": "sent" if t.from_user_id == user.pk else "received",
          "createdAt": _iso(t.created_at)}

@@ -785,12 +785,14 @@ def test_transfers_to_an_unverified_address_are_not_listed(world, make_user, tok
     doc = "{ myTransfers { id fromName ticketId } exportMyData }"
     body = client.execute(doc).body
     assert body["data"]["myTransfers"] == [] and body["data"]["exportMyData"]["transfers"] == []
+    assert body["data"]["exportMyData"]["emails"] == []  # nor what was emailed to the address
     assert not [m for m in world.markers() if m in json.dumps(body)]
     squatter.email_verified_at = now()
     squatter.save(update_fields=["email_verified_at"])
     body = client.execute(doc).body
     assert [t["id"] for t in body["data"]["myTransfers"]] == [str(world.transfer.public_id)]
     assert [t["id"] for t in body["data"]["exportMyData"]["transfers"]] == [str(world.transfer.public_id)]
+    assert "transfer_offered" in [e["template"] for e in body["data"]["exportMyData"]["emails"]]
 
 
 # --------------------------------------------------------------------------- signed downloads
