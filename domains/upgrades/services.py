@@ -137,6 +137,25 @@ def _open(*, ticket_filter: dict, to_type_public_id: uuid.UUID, requested_by, pr
     return up, True
 
 
+def _lock_for_free_apply(ticket_filter: dict, to_type_public_id: uuid.UUID, *, charge: bool) -> None:
+    """Before `_open`, in a transaction that will also apply the upgrade when there is nothing
+    to pay: lock the ticket, then both ticket types in id order (the order `upgrade_apply`
+    takes them in). Opening and applying in one transaction is what makes a failed apply leave
+    nothing behind (it left a pending upgrade holding a unit, with its audit row, and a retry
+    was refused UPGRADE_ALREADY_PENDING until the hold expired); without these locks first,
+    `_open`'s reserve would hold the new type's row while the apply waits for the old type's,
+    against the one lock order (a deadlock with a checkout of both types). A paid upgrade
+    locks nothing here: `_open` commits alone and Stripe is called after it."""
+    ticket = ticket_lock(**ticket_filter)
+    to_type = TicketType.objects.filter(public_id=to_type_public_id).values("pk", "price_amount").first()
+    if ticket is None or to_type is None:
+        return  # `_open` gives the error
+    if charge and to_type["price_amount"] > ticket.ticket_type.price_amount:
+        return
+    ids = sorted({ticket.ticket_type_id, to_type["pk"]})
+    list(TicketType.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
+
+
 def _ensure_payment_intent(up: Upgrade) -> PaymentIntentInfo:
     """The upgrade's one PaymentIntent (see domains/payments/gateway.py for why under the lock)."""
     gateway = payment_gateway.get_gateway()
@@ -156,8 +175,8 @@ def _ensure_payment_intent(up: Upgrade) -> PaymentIntentInfo:
 
 
 def _with_payment(up: Upgrade, new: bool) -> UpgradeResult:
-    if up.amount == 0:
-        return UpgradeResult(upgrade=upgrade_apply(upgrade_id=up.pk, payment=None, source="free").upgrade)
+    """A pending upgrade with something to pay: its PaymentIntent (free ones were applied where
+    they were opened)."""
     try:
         pi = _ensure_payment_intent(up)
     except PaymentGatewayError as exc:
@@ -183,7 +202,13 @@ def upgrade_request(*, user, ticket_public_id: uuid.UUID, to_type_public_id: uui
     UPGRADE_NOT_HIGHER_TIER, NOT_ON_SALE, SOLD_OUT, UPGRADE_ALREADY_PENDING,
     TRANSFER_ALREADY_PENDING, PAYMENT_PROVIDER_UNAVAILABLE.
     """
-    up, new = _open(ticket_filter={"public_id": ticket_public_id, "holder": user}, to_type_public_id=to_type_public_id, requested_by=user)
+    ticket_filter = {"public_id": ticket_public_id, "holder": user}
+    with transaction.atomic():
+        _lock_for_free_apply(ticket_filter, to_type_public_id, charge=True)
+        up, new = _open(ticket_filter=ticket_filter, to_type_public_id=to_type_public_id, requested_by=user)
+        if up.amount == 0:
+            # Nothing to pay: applied in the transaction that opened it (see `_lock_for_free_apply`).
+            return UpgradeResult(upgrade=upgrade_apply(upgrade_id=up.pk, payment=None, source="free").upgrade)
     return _with_payment(up, new)
 
 
@@ -195,16 +220,20 @@ def upgrade_process(*, staff, ticket_public_id: uuid.UUID, to_type_public_id: uu
     """
     if not (reason or "").strip():
         raise DomainError(E.UPGRADE_REASON_REQUIRED, "Say why (kept in the audit trail).", "reason")
-    up, new = _open(
-        ticket_filter={"public_id": ticket_public_id},
-        to_type_public_id=to_type_public_id,
-        requested_by=staff,
-        processed_by=staff,
-        reason=reason.strip(),
-        charge=charge,
-    )
-    if not charge:
-        return UpgradeResult(upgrade=upgrade_apply(upgrade_id=up.pk, payment=None, source="staff", actor=staff).upgrade)
+    ticket_filter = {"public_id": ticket_public_id}
+    with transaction.atomic():
+        _lock_for_free_apply(ticket_filter, to_type_public_id, charge=charge)
+        up, new = _open(
+            ticket_filter=ticket_filter,
+            to_type_public_id=to_type_public_id,
+            requested_by=staff,
+            processed_by=staff,
+            reason=reason.strip(),
+            charge=charge,
+        )
+        if up.amount == 0:  # not charged, or nothing to pay
+            # Applied at once, in the transaction that opened it (see `_lock_for_free_apply`).
+            return UpgradeResult(upgrade=upgrade_apply(upgrade_id=up.pk, payment=None, source="staff", actor=staff).upgrade)
     return _with_payment(up, new)
 
 

@@ -158,3 +158,43 @@ def test_my_upgrades_are_the_ones_i_asked_for_not_a_previous_holders(holder, tie
     theirs = recipient.execute(mine).data
     assert theirs["myTickets"] == [{"id": str(ticket.public_id)}] and theirs["myUpgrades"] == []
     assert client.execute(mine).data["myUpgrades"] == [{"ticketId": str(ticket.public_id), "paymentIntentId": pi_id}]
+
+
+@pytest.mark.parametrize("charge_free", ["staff", "free"])
+def test_a_failed_free_apply_leaves_no_pending_upgrade(holder, tiers, as_user, make_type, monkeypatch, charge_free):
+    """Opening and applying an upgrade with nothing to pay is one transaction: a failure in the
+    apply leaves no pending upgrade holding a unit (it did, and refused the retry with
+    UPGRADE_ALREADY_PENDING until its hold expired)."""
+    from django.db import DatabaseError
+
+    from domains.audit.models import AuditEntry
+    from domains.upgrades import services
+    from domains.upgrades.models import Upgrade
+
+    client, ticket = holder
+    day, weekend, _, _ = tiers
+    staff = as_user("staff")
+    target = weekend if charge_free == "staff" else make_type(name="Day plus", tier_rank=15, price_amount=5000, capacity=10)
+
+    def run():
+        if charge_free == "staff":
+            return services.upgrade_process(staff=staff.user, ticket_public_id=ticket.public_id, to_type_public_id=target.public_id, charge=False, reason="sponsor")
+        return services.upgrade_request(user=client.user, ticket_public_id=ticket.public_id, to_type_public_id=target.public_id)
+
+    real = services.audit_record
+
+    def failing(*, action, **kw):
+        if action == "ticket.type_changed":
+            raise DatabaseError("injected")
+        return real(action=action, **kw)
+
+    monkeypatch.setattr(services, "audit_record", failing)
+    with pytest.raises(DatabaseError):
+        run()
+    target.refresh_from_db()
+    assert not Upgrade.objects.exists() and target.held_count == 0 and target.sold_count == 0
+    assert not AuditEntry.objects.filter(action__startswith="upgrade.").exists()
+    monkeypatch.setattr(services, "audit_record", real)
+    assert run().upgrade.status == Upgrade.Status.COMPLETED  # the retry is not refused
+    target.refresh_from_db()
+    assert target.held_count == 0 and target.sold_count == 1
