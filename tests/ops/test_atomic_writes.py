@@ -1,0 +1,570 @@
+"""Nothing half-written: every domain service that writes several rows does it all or nothing.
+
+For each multi-write service: one normal run counts its write statements (INSERT, UPDATE,
+DELETE, and a WITH that writes); then, on a fresh setup each time, the k-th write raises a
+DatabaseError (`connection.execute_wrapper`) for every k. The call must fail (the error, or a
+typed DomainError), every table must be exactly as before the call (all rows, all columns:
+statuses, sold/held counters, refunded amounts, secret versions, audit rows, outbox emails),
+and no Dramatiq message (email delivery, documents, ...) may have been enqueued: jobs go out
+on commit only. transaction=True: the services' own transactions really commit or roll back,
+and their on_commit callbacks run.
+
+Steps that commit on purpose are classified with their reason instead (`partial=`), and the
+state they leave is checked to be the documented one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import dramatiq
+import pytest
+from django.db import DatabaseError, connection
+
+from domains.common.errors import DomainError
+from tests.lifecycle.conftest import LifecycleGateway
+from tests.sales import conftest as sales
+from tests.sales.conftest import event_body, pi_object
+
+festival = sales.festival  # the sales area's fixtures
+make_type = sales.make_type
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+WEBHOOK_SECRET = "whsec_atomic_tests"
+_WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+_CTE_WRITE = re.compile(r"^\s*WITH\b.*\b(INSERT\s+INTO|UPDATE\s+\S+\s+SET|DELETE\s+FROM)\b", re.IGNORECASE | re.DOTALL)
+
+
+class InjectedFault(DatabaseError):
+    pass
+
+
+def is_write(sql: str) -> bool:
+    return bool(_WRITE.match(sql) or _CTE_WRITE.match(sql))
+
+
+@dataclass
+class Faults:
+    """An execute wrapper: counts write statements; the `fail_at`-th one raises instead of running."""
+
+    fail_at: int | None = None
+    writes: list[str] = field(default_factory=list)
+    fired: bool = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if is_write(sql):
+            self.writes.append(sql[:120])
+            if self.fail_at is not None and len(self.writes) == self.fail_at:
+                self.fired = True
+                raise InjectedFault(f"injected fault at write {self.fail_at}")
+        return execute(sql, params, many, context)
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    """Every row of every table (the migrations' table aside), in primary-key order."""
+    tables = [t for t in connection.introspection.table_names() if t != "django_migrations"]
+    out = {}
+    with connection.cursor() as cursor:
+        for table in sorted(tables):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)} ORDER BY 1")
+            out[table] = [
+                tuple(json.dumps(v, sort_keys=True) if isinstance(v, (dict, list)) else v for v in row)
+                for row in cursor.fetchall()
+            ]
+    return out
+
+
+def diff(before: dict, after: dict) -> dict[str, str]:
+    changed = {}
+    for table in sorted(set(before) | set(after)):
+        b, a = before.get(table, []), after.get(table, [])
+        if a != b:
+            changed[table] = f"{len(b)} -> {len(a)} rows; new/changed: {[r for r in a if r not in b][:3]}"
+    return changed
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """The actor names of the Dramatiq messages enqueued (not delivered: no worker runs)."""
+    broker = dramatiq.get_broker()
+    names: list[str] = []
+
+    def enqueue(message, *, delay=None):
+        names.append(message.actor_name)
+        return message
+
+    monkeypatch.setattr(broker, "enqueue", enqueue)
+    return names
+
+
+@pytest.fixture
+def gateway(monkeypatch):
+    gw = LifecycleGateway()
+    monkeypatch.setattr("domains.orders.gateway.get_gateway", lambda: gw)
+    return gw
+
+
+@dataclass
+class Report:
+    service: str
+    writes: int
+    injected: int = 0
+    partial: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def inject(enqueued, settings):
+    """inject(name, prepare, call, partial=None): the fault-injection loop described above.
+
+    prepare() builds a fresh setup (its own commits and jobs are not the call's); call(ctx)
+    runs the service. partial(k, writes, ctx, before, after) may return a reason when the
+    state after a fault at write k is a documented intermediate one (it checks that state)."""
+
+    def run(name, prepare, call, *, partial=None) -> Report:
+        ctx = prepare()
+        enqueued.clear()
+        counter = Faults()
+        with connection.execute_wrapper(counter):
+            call(ctx)
+        report = Report(name, len(counter.writes))
+        assert report.writes >= 2, f"{name}: {counter.writes}"
+        for k in range(1, report.writes + 1):
+            ctx = prepare()
+            enqueued.clear()
+            before = snapshot()
+            faults = Faults(fail_at=k)
+            try:
+                with connection.execute_wrapper(faults):
+                    call(ctx)
+            except (DatabaseError, DomainError):
+                pass
+            else:
+                # Fewer writes than the counting run (a first-time row such as the festival's
+                # invoice sequence exists now): the call completed before write k.
+                assert not faults.fired and len(faults.writes) < k, (
+                    f"{name}: a fault at write {k} did not fail the call"
+                )
+                break
+            assert faults.fired, f"{name}: write {k} never ran"
+            after = snapshot()
+            report.injected += 1
+            reason = partial(k, faults.writes, ctx, before, after) if partial else None
+            if reason:
+                report.partial.append(f"write {k}: {reason}")
+            else:
+                assert after == before, f"{name}: a fault at write {k} ({faults.writes[-1]}) left {diff(before, after)}"
+            assert enqueued == [], f"{name}: a fault at write {k} still enqueued {enqueued}"
+            outbox = settings.EMAIL_OUTBOX_DIR
+            assert not (outbox.exists() and any(outbox.iterdir())), f"{name}: an email was sent"
+        print(report)
+        return report
+
+    return run
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _paid_order(gateway, user, tt, quantity=1):
+    from domains.orders import services
+
+    result = services.checkout_create(buyer=user, lines=[services.CheckoutLine(tt.public_id, quantity)])
+    info = gateway.succeed(result.order.payment_intent_id)
+    services.order_fulfil(order_id=result.order.pk, payment=info, source="test")
+    result.order.refresh_from_db()
+    return result.order
+
+
+def _signed(body: bytes) -> str:
+    from domains.payments.webhooks import sign_webhook_payload
+
+    return sign_webhook_payload(body, WEBHOOK_SECRET, int(time.time()))
+
+
+# --------------------------------------------------------------------------- orders
+
+
+def _hold_committed(before, after, writes, *, holds):
+    """The checkout's documented intermediate state: the hold committed, storing the
+    PaymentIntent failed and rolled back by itself. A pending order with its holds and no
+    PaymentIntent id nor Payment row, which confirmCheckout completes (ensure_payment_intent
+    finds the PaymentIntent again by its key) or the hold's expiry releases."""
+    from domains.orders.models import Order, Payment
+
+    if len(after["orders_order"]) == len(before["orders_order"]):
+        return None  # nothing committed: the caller compares the whole snapshot
+    assert writes[-1].startswith(('UPDATE "orders_order"', 'INSERT INTO "orders_payment"')), writes
+    order = Order.objects.order_by("-pk").first()
+    assert order.status == Order.Status.PENDING and order.payment_intent_id is None
+    assert not Payment.objects.filter(order=order).exists() and order.holds.filter(status="active").count() == holds
+    assert len(after["orders_payment"]) == len(before["orders_payment"])
+    return "hold committed, PaymentIntent step rolled back (two-step checkout, documented)"
+
+
+def test_checkout_create_several_types(inject, gateway, make_user, make_type):
+    """The hold (order, lines, holds, status, counters) is one transaction; the PaymentIntent
+    is created after it commits and stored in a second one (module docstring of
+    domains/orders/services.py: "created after that commit, outside the lock")."""
+    from domains.orders import services
+
+    buyer = make_user()
+    a, b = make_type(capacity=50), make_type(capacity=50)
+
+    def call(_):
+        return services.checkout_create(
+            buyer=buyer, lines=[services.CheckoutLine(a.public_id, 1), services.CheckoutLine(b.public_id, 2)]
+        )
+
+    def partial(k, writes, ctx, before, after):
+        return _hold_committed(before, after, writes, holds=2)
+
+    report = inject("checkout_create (2 types)", lambda: None, call, partial=partial)
+    assert report.partial and len(report.partial) < report.writes
+
+
+def test_checkout_create_one_type(inject, gateway, make_user, make_type):
+    """PostgreSQL, one type: the hold is one statement; then the PaymentIntent step."""
+    from domains.orders import services
+
+    buyer = make_user()
+    tt = make_type(capacity=50)
+
+    def partial(k, writes, ctx, before, after):
+        return _hold_committed(before, after, writes, holds=1)
+
+    inject(
+        "checkout_create (1 type)",
+        lambda: None,
+        lambda _: services.checkout_create(buyer=buyer, lines=[services.CheckoutLine(tt.public_id, 2)]),
+        partial=partial,
+    )
+
+
+def test_fulfilment_from_the_stripe_webhook(inject, gateway, make_user, make_type, settings):
+    from domains.orders import services
+    from domains.orders.webhooks import stripe_webhook_receive
+
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    buyer = make_user()
+    tt = make_type(capacity=50)
+
+    def prepare():
+        result = services.checkout_create(buyer=buyer, lines=[services.CheckoutLine(tt.public_id, 2)])
+        return event_body("payment_intent.succeeded", pi_object(gateway.succeed(result.order.payment_intent_id)))
+
+    def call(body):
+        result = stripe_webhook_receive(payload=body, signature_header=_signed(body))
+        assert result.outcome == "processed", result
+
+    inject("order_fulfil via stripe_webhook_receive", prepare, call)
+
+
+def test_refund_recorded_from_the_stripe_webhook(inject, gateway, make_user, make_type, settings):
+    from domains.orders.webhooks import stripe_webhook_receive
+
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    buyer = make_user()
+    tt = make_type(capacity=50)
+
+    def prepare():
+        order = _paid_order(gateway, buyer, tt, 2)
+        charge = {
+            "id": f"ch_{uuid.uuid4().hex[:12]}",
+            "object": "charge",
+            "payment_intent": order.payment_intent_id,
+            "amount": order.total_amount,
+            "amount_refunded": order.total_amount,
+            "currency": "eur",
+            "metadata": {},
+            "refunds": {
+                "data": [
+                    {
+                        "id": f"re_{uuid.uuid4().hex[:12]}",
+                        "amount": order.total_amount,
+                        "currency": "eur",
+                        "metadata": {},
+                    }
+                ]
+            },
+        }
+        return event_body("charge.refunded", charge)
+
+    def call(body):
+        result = stripe_webhook_receive(payload=body, signature_header=_signed(body))
+        assert result.outcome == "processed", result
+
+    inject("order_record_refunds via stripe_webhook_receive", prepare, call)
+
+
+def test_staff_refund(inject, gateway, make_user, make_type):
+    """The Stripe refund is made before the database writes, under the order lock; a fault after
+    it rolls every row back, and the charge.refunded event (carrying our ticket ids) records it
+    (domains/orders/refunds.py). The database side must still be all or nothing."""
+    from domains.orders.refunds import order_refund
+    from domains.tickets.models import Ticket
+
+    buyer, staff = make_user(), make_user("staff")
+    tt = make_type(capacity=50)
+
+    def prepare():
+        order = _paid_order(gateway, buyer, tt, 2)
+        return order, Ticket.objects.filter(order_line__order=order).order_by("pk").first()
+
+    def call(ctx):
+        order, ticket = ctx
+        order_refund(staff=staff, order_public_id=order.public_id, reason="ill", ticket_ids=[ticket.public_id])
+
+    inject("order_refund (staff)", prepare, call)
+
+
+def test_comp_issue(inject, make_user, make_type):
+    from domains.orders.comps import comp_issue
+
+    staff = make_user("staff")
+    plain, allowance = make_type(capacity=50), make_type(capacity=50, comp_allowance=10)
+    n = iter(range(1000))
+
+    for tt in (plain, allowance):
+        inject(
+            f"comp_issue ({'allowance' if tt.comp_allowance else 'capacity'}, new account)",
+            lambda: f"guest{next(n)}@example.test",
+            lambda address, tt=tt: comp_issue(
+                staff=staff, email=address, ticket_type_public_id=tt.public_id, quantity=2, note="press"
+            ),
+        )
+
+
+# --------------------------------------------------------------------------- transfers, upgrades
+
+
+def test_transfer_accept(inject, gateway, make_user, make_type):
+    from domains.notifications.models import OutboundEmail
+    from domains.tickets.models import Ticket
+    from domains.transfers.services import transfer_accept, transfer_create
+
+    sender, recipient = make_user(), make_user()
+    tt = make_type(capacity=50)
+
+    def prepare():
+        order = _paid_order(gateway, sender, tt, 1)
+        ticket = Ticket.objects.get(order_line__order=order)
+        offer = transfer_create(sender=sender, ticket_public_id=ticket.public_id, to_email=recipient.email)
+        return OutboundEmail.objects.get(key=f"transfer-offer:{offer.transfer.public_id}").context["token"]
+
+    inject("transfer_accept", prepare, lambda token: transfer_accept(recipient=recipient, token=token))
+
+
+def test_transfer_create(inject, gateway, make_user, make_type):
+    from domains.tickets.models import Ticket
+    from domains.transfers.services import transfer_create
+
+    sender, recipient = make_user(), make_user()
+    tt = make_type(capacity=50)
+
+    def prepare():
+        return Ticket.objects.get(order_line__order=_paid_order(gateway, sender, tt, 1))
+
+    inject(
+        "transfer_create",
+        prepare,
+        lambda t: transfer_create(sender=sender, ticket_public_id=t.public_id, to_email=recipient.email),
+    )
+
+
+def _tiers(make_type):
+    return make_type(name="Day", tier_rank=10, price_amount=5000, capacity=50), make_type(
+        name="Weekend", tier_rank=20, price_amount=8000, capacity=50
+    )
+
+
+def test_upgrade_apply_from_payment(inject, gateway, make_user, make_type):
+    from domains.tickets.models import Ticket
+    from domains.upgrades.services import upgrade_apply, upgrade_request
+
+    holder = make_user()
+    day, weekend = _tiers(make_type)
+
+    def prepare():
+        ticket = Ticket.objects.get(order_line__order=_paid_order(gateway, holder, day, 1))
+        up = upgrade_request(
+            user=holder, ticket_public_id=ticket.public_id, to_type_public_id=weekend.public_id
+        ).upgrade
+        return up, gateway.succeed(up.payment_intent_id)
+
+    def call(ctx):
+        up, info = ctx
+        assert upgrade_apply(upgrade_id=up.pk, payment=info, source="webhook").applied
+
+    inject("upgrade_apply (paid)", prepare, call)
+
+
+def test_staff_upgrade_without_charge(inject, gateway, make_user, make_type):
+    """upgradeProcess without charge "applies at once": the pending upgrade and its held unit
+    must not outlive a failed apply (a retry was refused UPGRADE_ALREADY_PENDING until expiry)."""
+    from domains.tickets.models import Ticket
+    from domains.upgrades.services import upgrade_process
+
+    holder, staff = make_user(), make_user("staff")
+    day, weekend = _tiers(make_type)
+
+    def prepare():
+        return Ticket.objects.get(order_line__order=_paid_order(gateway, holder, day, 1))
+
+    inject(
+        "upgrade_process (no charge)",
+        prepare,
+        lambda t: upgrade_process(
+            staff=staff,
+            ticket_public_id=t.public_id,
+            to_type_public_id=weekend.public_id,
+            charge=False,
+            reason="sponsor",
+        ),
+    )
+
+
+def test_free_upgrade_request(inject, gateway, make_user, make_type):
+    """A higher tier at the same price: nothing to pay, applied at once (the same two steps)."""
+    from domains.tickets.models import Ticket
+    from domains.upgrades.services import upgrade_request
+
+    holder = make_user()
+    day = make_type(name="Day", tier_rank=10, price_amount=5000, capacity=50)
+    plus = make_type(name="Day plus", tier_rank=20, price_amount=5000, capacity=50)
+
+    def prepare():
+        return Ticket.objects.get(order_line__order=_paid_order(gateway, holder, day, 1))
+
+    inject(
+        "upgrade_request (free)",
+        prepare,
+        lambda t: upgrade_request(user=holder, ticket_public_id=t.public_id, to_type_public_id=plus.public_id),
+    )
+
+
+# --------------------------------------------------------------------------- vendors, accounts
+
+
+def test_booth_assign(inject, make_user, festival):
+    from domains.vendors.models import Booth, VendorProfile
+    from domains.vendors.services.assignment import booth_assign
+
+    admin = make_user("admin")
+    n = iter(range(1000))
+
+    def prepare():
+        i = next(n)
+        vendor = VendorProfile.objects.create(
+            owner=make_user("vendor"),
+            business_name=f"Vendor {i}",
+            category="food",
+            description="x",
+            contact_email=f"c{i}@vendor.test",
+            contact_phone="+1 555 0100",
+            status="approved",
+        )
+        booth = Booth.objects.create(
+            festival=festival, code=f"B-{i:03d}", zone="Food", price_amount=100, currency="EUR"
+        )
+        return vendor, booth
+
+    def call(ctx):
+        vendor, booth = ctx
+        booth_assign(admin=admin, vendor_id=vendor.public_id, booth_id=booth.public_id)
+
+    inject("booth_assign", prepare, call)
+
+
+def test_account_erasure(inject, gateway, make_user, make_type, token_for):
+    from domains.accounts.privacy import user_erase
+
+    tt = make_type(capacity=50)
+
+    def prepare():
+        user = make_user()
+        _paid_order(gateway, user, tt, 1)
+        token_for(user)
+        return user
+
+    inject("user_erase", prepare, lambda user: user_erase(user=user, check_password=False))
+
+
+# --------------------------------------------------------------------------- scanning
+
+BERLIN_NOON = dt.datetime(2026, 7, 3, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+
+
+@pytest.fixture
+def gate_env(make_user, monkeypatch):
+    import domains.scanning.services.batch as batch
+    import domains.scanning.services.commit as commit
+    from tests.scanning import factories
+
+    monkeypatch.setattr(commit, "now", lambda: BERLIN_NOON)
+    monkeypatch.setattr(batch, "now", lambda: BERLIN_NOON)
+    fest = factories.festival()
+    gate = factories.gate(fest, "North")
+    staff = make_user("staff")
+    device, _ = factories.device(gate, staff)
+    return fest, gate, staff, device, factories.ticket_type(fest, name="Weekend"), make_user()
+
+
+def test_scan_commit(inject, gate_env):
+    """scan_commit's own BEGIN/COMMIT in psycopg pipeline mode (rows.scan_transaction): the
+    writes go through a Django cursor wrapper, so the execute wrapper sees and fails them."""
+    from domains.scanning.models import Verdict
+    from domains.scanning.services import scan_commit
+    from domains.tickets.qr import qr_encode
+    from tests.scanning import factories
+
+    fest, gate, staff, device, tt, holder = gate_env
+    assert not connection.in_atomic_block  # the pipelined path, not atomic()
+
+    def call(ticket):
+        result = scan_commit(
+            code=qr_encode(ticket), gate=gate, device=device, staff_user=staff, nonce=uuid.uuid4().hex, throttled=False
+        )
+        assert result.verdict == Verdict.ADMITTED, result
+
+    inject("scan_commit (admitted)", lambda: factories.ticket(tt, holder), call)
+
+
+def test_offline_scan_batch(inject, gate_env):
+    """Each offline scan is its own transaction (domains/scanning/services/batch.py): a fault
+    keeps the scans applied before it. Checked: the failing scan leaves nothing, the earlier
+    ones are whole (state and log row each)."""
+    from domains.scanning.models import ScanLog, TicketEntryState
+    from domains.scanning.services.batch import OfflineScan, scan_commit_batch
+    from domains.tickets.qr import qr_encode
+    from tests.scanning import factories
+
+    fest, gate, staff, device, tt, holder = gate_env
+
+    def prepare():
+        tickets = [factories.ticket(tt, holder) for _ in range(3)]
+        at = BERLIN_NOON - dt.timedelta(minutes=5)
+        return tickets, [
+            OfflineScan(code=qr_encode(t), scanned_at=at + dt.timedelta(seconds=i), nonce=uuid.uuid4().hex)
+            for i, t in enumerate(tickets)
+        ]
+
+    def partial(k, writes, ctx, before, after):
+        tickets, _ = ctx
+        done = [t for t in tickets if ScanLog.objects.filter(ticket=t).exists()]
+        for t in tickets:
+            assert ScanLog.objects.filter(ticket=t).exists() == TicketEntryState.objects.filter(ticket=t).exists()
+        assert len(done) == (k - 1) // 2  # two writes per admitted scan: whole scans only
+        return f"{len(done)} earlier scan(s) kept, each whole (one transaction per scan, documented)" if done else None
+
+    inject(
+        "scan_commit_batch (3 scans)",
+        prepare,
+        lambda ctx: scan_commit_batch(device=device, staff_user=staff, scans=ctx[1]),
+        partial=partial,
+    )
