@@ -65,6 +65,8 @@ from schema.scanning.documents import SCANNER_DOCUMENTS
 from schema.schema import schema as strawberry_schema
 from tests.conftest import _clear_own_cache
 from tests.support.graphql import GraphQLClient
+from tests.support.logs import RecordCollector
+from tests.support.schema_types import type_text
 
 GRAPHQL = strawberry_schema._schema
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,14 +82,6 @@ def _named(t):
     while isinstance(t, (GraphQLNonNull, GraphQLList)):
         t = t.of_type
     return t
-
-
-def _type_text(t) -> str:
-    if isinstance(t, GraphQLNonNull):
-        return f"{_type_text(t.of_type)}!"
-    if isinstance(t, GraphQLList):
-        return f"[{_type_text(t.of_type)}]"
-    return t.name
 
 
 def selection(t, depth: int = 0) -> str:
@@ -118,8 +112,8 @@ def selection(t, depth: int = 0) -> str:
 def _variable(name: str, arg) -> str:
     """`$name: Type`, with the argument's default: `$sort: StaffOrderSort! = CREATED_DESC` may be left out."""
     if arg.default_value is Undefined:
-        return f"${name}: {_type_text(arg.type)}"
-    return f"${name}: {_type_text(arg.type)} = {print_ast(ast_from_value(arg.default_value, arg.type))}"
+        return f"${name}: {type_text(arg.type)}"
+    return f"${name}: {type_text(arg.type)} = {print_ast(ast_from_value(arg.default_value, arg.type))}"
 
 
 def document(kind: str, name: str, field, depth: int = 0) -> str:
@@ -610,18 +604,9 @@ def world(db, monkeypatch):
 # --------------------------------------------------------------------------- the checks
 
 
-class Records(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
-
-
 @pytest.fixture
 def error_records():
-    handler = Records()
+    handler = RecordCollector()
     loggers = [logging.getLogger(name) for name in WATCHED_LOGGERS]
     for logger in loggers:
         logger.addHandler(handler)
@@ -747,7 +732,7 @@ class Fuzz:
     """Sends the cases and collects what breaks the rule, as `field (who) argument = value kind:
     what happened` lines (with the exception and where it was raised, from the log)."""
 
-    def __init__(self, world: World, records: Records):
+    def __init__(self, world: World, records: RecordCollector):
         self.world, self.records = world, records
         self.failures: list[str] = []
         self.sent = self.read = 0

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from schema.schema import schema as strawberry_schema
 from tests.ops.test_fuzz import FUZZ, _check
+from tests.support.schema_types import type_text
 
 GRAPHQL = strawberry_schema._schema
 
@@ -46,13 +47,6 @@ def _root_fields():
 ROOT_FIELDS = list(_root_fields())
 
 
-def _type_text(t) -> str:
-    if isinstance(t, GraphQLNonNull):
-        return f"{_type_text(t.of_type)}!"
-    if isinstance(t, GraphQLList):
-        return f"[{_type_text(t.of_type)}]"
-    return t.name
-
 
 def _named(t):
     while isinstance(t, (GraphQLNonNull, GraphQLList)):
@@ -63,7 +57,7 @@ def _named(t):
 def document(root, name: str, field) -> str:
     """`mutation($a: T!, ...) { name(a: $a) { __typename } }`: every argument a variable."""
     operation = "mutation" if root is GRAPHQL.mutation_type else "query"
-    variables = ", ".join(f"${a}: {_type_text(arg.type)}" for a, arg in field.args.items())
+    variables = ", ".join(f"${a}: {type_text(arg.type)}" for a, arg in field.args.items())
     arguments = ", ".join(f"{a}: ${a}" for a in field.args)
     selection = " { __typename }" if isinstance(_named(field.type), (GraphQLObjectType, GraphQLUnionType)) else ""
     return f"{operation}({variables}) {{ {name}({arguments}){selection} }}"

@@ -15,24 +15,16 @@ from websockets.sync.client import connect
 
 # The fixtures `server` and `setup` are tests/scanning/conftest.py's; the helpers test_subscription's.
 from tests.scanning.test_subscription import SUBSCRIPTION, _open, _recv
+from tests.support.logs import RecordCollector
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class _Collect(logging.Handler):
-    def __init__(self):
-        super().__init__(level=logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record):
-        self.records.append(record)
 
 
 @pytest.fixture
 def server_errors(server):
     """Every record at ERROR or above, uvicorn's own included ("Exception in ASGI application":
     its logger does not propagate to the root, where caplog listens)."""
-    handler = _Collect()
+    handler = RecordCollector()
     loggers = [logging.getLogger(), logging.getLogger("uvicorn")]
     for logger in loggers:
         logger.addHandler(handler)
