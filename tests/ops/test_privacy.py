@@ -26,7 +26,9 @@ def buyer_with_invoice(make_user):
 
     from domains.orders.models import Order, OrderLine
 
-    user = make_user(email="erase.me@example.test", full_name="Erin Erasable", phone="+351900000000")
+    user = make_user(
+        email="erase.me@example.test", full_name="Erin Erasable", phone="+351900000000", email_verified_at=timezone.now()
+    )
     fest = factories.festival()
     tt = factories.ticket_type(fest)
     order = Order.objects.create(
