@@ -57,6 +57,19 @@ def _hit(key: str, *, limit: int, window: int) -> RateLimitResult:
     return RateLimitResult(count <= limit, count, retry_after)
 
 
+def claim(key: str, *, owner: str, window: int) -> bool:
+    """The one slot of `key` for `window` seconds, taken by `owner`: True when it was free, or
+    is already `owner`'s (a retry of the same piece of work, which `hit` would count again and
+    refuse). With the cache down the claim is granted and a warning logged, as `hit` does."""
+    try:
+        if cache.add(f"rl-claim:{key}", owner, timeout=window):
+            return True
+        return cache.get(f"rl-claim:{key}") == owner
+    except (ConnectionError, OSError, RedisError) as exc:
+        log.warning("rate limit not counted: cache unavailable (%s)", type(exc).__name__)
+        return True
+
+
 def hit_many(limits: list[tuple[str, int, int]]) -> list[RateLimitResult]:
     """`hit` for several (key, limit, window) at once: one round trip on Redis."""
     many = getattr(cache, "incr_expire_many", None)

@@ -204,3 +204,31 @@ def test_a_reset_job_older_than_its_time_to_live_or_not_sealed_by_us_sends_nothi
     password_reset_email_send(sealed_email=sealed)
     assert not OneTimeToken.objects.exists()
     assert not OutboundEmail.objects.exists()
+
+
+def test_a_reset_job_retried_after_its_transaction_failed_still_sends(make_user, monkeypatch):
+    """The account's one reset email of the interval belongs to the request: the job's retry
+    (dramatiq retries a failed job) is not refused as a second request. It was: the limit was
+    counted before the transaction, so a failure there lost the email for 15 minutes."""
+    from django.db import DatabaseError
+
+    from domains.accounts.services import passwords
+    from domains.common.sealed import seal
+
+    make_user(email="ana@example.test")
+    sealed = seal("ana@example.test")
+    real = passwords.email_enqueue
+
+    def down(**kwargs):
+        raise DatabaseError("injected")
+
+    monkeypatch.setattr(passwords, "email_enqueue", down)
+    with pytest.raises(DatabaseError):
+        passwords.password_reset_email_send(sealed_email=sealed)
+    assert not OneTimeToken.objects.exists()
+
+    monkeypatch.setattr(passwords, "email_enqueue", real)
+    passwords.password_reset_email_send(sealed_email=sealed)  # the retry
+    assert OneTimeToken.objects.count() == 1 and OutboundEmail.objects.count() == 1
+    passwords.password_reset_email_send(sealed_email=seal("ana@example.test"))  # another request: limited
+    assert OneTimeToken.objects.count() == 1 and OutboundEmail.objects.count() == 1

@@ -39,6 +39,17 @@ def test_rate_limits_fail_open_when_the_cache_is_down(monkeypatch, caplog):
     ratelimit.enforce("x", limit=0, window=60)  # no RateLimited
     assert "rate limit not counted" in caplog.text
 
+    monkeypatch.setattr(ratelimit.cache, "add", down)
+    assert ratelimit.claim("y", owner="a", window=60) and ratelimit.claim("y", owner="b", window=60)
+
+
+def test_a_claimed_slot_is_its_owners_until_the_window_ends(db):
+    from domains.common import ratelimit
+
+    assert ratelimit.claim("z", owner="a", window=60)
+    assert ratelimit.claim("z", owner="a", window=60)  # the same work, again
+    assert not ratelimit.claim("z", owner="b", window=60)
+
 
 def test_an_email_whose_job_cannot_be_enqueued_stays_pending_and_is_resent(db, monkeypatch, caplog, django_capture_on_commit_callbacks):
     from domains.notifications.models import OutboundEmail

@@ -81,8 +81,11 @@ def password_reset_email_send(*, sealed_email: str) -> None:
     user = User.objects.filter(email=email, is_active=True).first()
     if user is None:
         return
+    # The account's one email of the interval is claimed by this request (each seal is unique),
+    # not counted per attempt: a retry of this job after its transaction failed still sends.
+    request_id = hash_secret(sealed_email)[:16]
     interval = settings.PASSWORD_RESET_EMAIL_INTERVAL
-    if not ratelimit.hit(f"reset-email:{user.public_id}", limit=1, window=interval).allowed:
+    if not ratelimit.claim(f"reset-email:{user.public_id}", owner=request_id, window=interval):
         return
     raw = new_secret()
     with transaction.atomic():
@@ -93,7 +96,7 @@ def password_reset_email_send(*, sealed_email: str) -> None:
             expires_at=now() + settings.PASSWORD_RESET_TTL,
         )
         email_enqueue(
-            key=f"password-reset:{user.public_id}:{hash_secret(raw)[:12]}",
+            key=f"password-reset:{user.public_id}:{request_id}",
             to_email=user.email,
             template="password_reset",
             context={"full_name": user.full_name, "token": raw},
