@@ -108,9 +108,16 @@ def _open(*, ticket_filter: dict, to_type_public_id: uuid.UUID, requested_by, pr
             if existing.to_type_id == to_type.pk and charge:
                 return existing, False  # a retry: same upgrade, same PaymentIntent
             raise DomainError(E.UPGRADE_ALREADY_PENDING, "Another upgrade of this ticket is pending.", "ticketId")
+        amount = max(0, to_type.price_amount - ticket.ticket_type.price_amount) if charge else 0
+        if amount == 0:
+            # The caller applies it in this same transaction (nothing to pay): both types are
+            # locked now, in id order as `upgrade_apply` takes them, before `reserve` holds the
+            # new type's row (else the apply's lock of the old type came second, against the one
+            # lock order: a deadlock with a checkout of both types).
+            list(TicketType.objects.select_for_update().filter(pk__in=sorted({ticket.ticket_type_id, to_type.pk}))
+                 .order_by("pk").values_list("pk", flat=True))
         if not inventory.reserve(to_type.pk, 1):
             raise DomainError(TicketErrorCode.SOLD_OUT, f"No {to_type.name} tickets left.", "toTicketTypeId")
-        amount = max(0, to_type.price_amount - ticket.ticket_type.price_amount) if charge else 0
         try:
             with transaction.atomic():
                 up = Upgrade.objects.create(
@@ -135,25 +142,6 @@ def _open(*, ticket_filter: dict, to_type_public_id: uuid.UUID, requested_by, pr
             data={"upgrade_id": str(up.public_id), "from": ticket.ticket_type.name, "to": to_type.name, "amount": amount, "charge": charge},
         )
     return up, True
-
-
-def _lock_for_free_apply(ticket_filter: dict, to_type_public_id: uuid.UUID, *, charge: bool) -> None:
-    """Before `_open`, in a transaction that will also apply the upgrade when there is nothing
-    to pay: lock the ticket, then both ticket types in id order (the order `upgrade_apply`
-    takes them in). Opening and applying in one transaction is what makes a failed apply leave
-    nothing behind (it left a pending upgrade holding a unit, with its audit row, and a retry
-    was refused UPGRADE_ALREADY_PENDING until the hold expired); without these locks first,
-    `_open`'s reserve would hold the new type's row while the apply waits for the old type's,
-    against the one lock order (a deadlock with a checkout of both types). A paid upgrade
-    locks nothing here: `_open` commits alone and Stripe is called after it."""
-    ticket = ticket_lock(**ticket_filter)
-    to_type = TicketType.objects.filter(public_id=to_type_public_id).values("pk", "price_amount").first()
-    if ticket is None or to_type is None:
-        return  # `_open` gives the error
-    if charge and to_type["price_amount"] > ticket.ticket_type.price_amount:
-        return
-    ids = sorted({ticket.ticket_type_id, to_type["pk"]})
-    list(TicketType.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", flat=True))
 
 
 def _ensure_payment_intent(up: Upgrade) -> PaymentIntentInfo:
@@ -202,12 +190,12 @@ def upgrade_request(*, user, ticket_public_id: uuid.UUID, to_type_public_id: uui
     UPGRADE_NOT_HIGHER_TIER, NOT_ON_SALE, SOLD_OUT, UPGRADE_ALREADY_PENDING,
     TRANSFER_ALREADY_PENDING, PAYMENT_PROVIDER_UNAVAILABLE.
     """
-    ticket_filter = {"public_id": ticket_public_id, "holder": user}
+    # One transaction when there is nothing to pay: a failed apply leaves nothing behind (it had
+    # left a pending upgrade holding a unit, and the retry was refused UPGRADE_ALREADY_PENDING).
     with transaction.atomic():
-        _lock_for_free_apply(ticket_filter, to_type_public_id, charge=True)
-        up, new = _open(ticket_filter=ticket_filter, to_type_public_id=to_type_public_id, requested_by=user)
+        up, new = _open(ticket_filter={"public_id": ticket_public_id, "holder": user}, to_type_public_id=to_type_public_id,
+                        requested_by=user)
         if up.amount == 0:
-            # Nothing to pay: applied in the transaction that opened it (see `_lock_for_free_apply`).
             return UpgradeResult(upgrade=upgrade_apply(upgrade_id=up.pk, payment=None, source="free").upgrade)
     return _with_payment(up, new)
 
@@ -220,11 +208,9 @@ def upgrade_process(*, staff, ticket_public_id: uuid.UUID, to_type_public_id: uu
     """
     if not (reason or "").strip():
         raise DomainError(E.UPGRADE_REASON_REQUIRED, "Say why (kept in the audit trail).", "reason")
-    ticket_filter = {"public_id": ticket_public_id}
-    with transaction.atomic():
-        _lock_for_free_apply(ticket_filter, to_type_public_id, charge=charge)
+    with transaction.atomic():  # as in `upgrade_request`: opened and applied together when free
         up, new = _open(
-            ticket_filter=ticket_filter,
+            ticket_filter={"public_id": ticket_public_id},
             to_type_public_id=to_type_public_id,
             requested_by=staff,
             processed_by=staff,
@@ -232,7 +218,6 @@ def upgrade_process(*, staff, ticket_public_id: uuid.UUID, to_type_public_id: uu
             charge=charge,
         )
         if up.amount == 0:  # not charged, or nothing to pay
-            # Applied at once, in the transaction that opened it (see `_lock_for_free_apply`).
             return UpgradeResult(upgrade=upgrade_apply(upgrade_id=up.pk, payment=None, source="staff", actor=staff).upgrade)
     return _with_payment(up, new)
 
