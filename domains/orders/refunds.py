@@ -116,15 +116,21 @@ def _staff_sequence(order: Order, *, staff, amount: int, targets: list[Ticket]) 
     attempt = Refund.objects.filter(order=order, staff_sequence=sequence).first()
     if attempt is None or (not targets and attempt.amount == amount):
         return sequence
+    _audit_recorded_by_event(order, attempt, staff=staff, reason="recorded from Stripe's event after the staff refund's call timed out")
+    return sequence + 1
+
+
+def _audit_recorded_by_event(order: Order, refund: Refund, *, staff, reason: str) -> None:
+    """Enter a staff refund that the charge.refunded event recorded (its call had timed out) in
+    the audit trail as done: it counts in `_staff_sequence` from then on."""
     audit_record(
         action="order.refunded",
         actor=staff,
         order=order,
-        reason="recorded from Stripe's event after the staff refund's call timed out",
-        data={"refund_id": str(attempt.public_id), "amount": attempt.amount, "currency": attempt.currency,
+        reason=reason,
+        data={"refund_id": str(refund.public_id), "amount": refund.amount, "currency": refund.currency,
               "tickets": [], "override_scanned": False, "recorded_by_event": True},
     )
-    return sequence + 1
 
 
 def order_refund(
@@ -219,14 +225,7 @@ def order_refund(
                 # charge.refunded event recorded it (amount, tickets) meanwhile: confirm it as
                 # this staff refund (which moves the sequence on) instead of adding it again.
                 Refund.objects.filter(pk=recorded.pk, created_by__isnull=True).update(created_by=staff)
-                audit_record(
-                    action="order.refunded",
-                    actor=staff,
-                    order=order,
-                    reason=reason,
-                    data={"refund_id": str(recorded.public_id), "amount": recorded.amount, "currency": recorded.currency,
-                          "tickets": [], "override_scanned": False, "recorded_by_event": True},
-                )
+                _audit_recorded_by_event(order, recorded, staff=staff, reason=reason)
                 return RefundResult(order=order, refund=recorded, voided=[])
             refund.provider_refund_id = info.id
             refund.status = Refund.Status.PENDING if info.status == "pending" else (
