@@ -33,7 +33,7 @@ from django.db.models import Model, Q, QuerySet
 from graphql import GraphQLError
 
 from domains.common.signing import b64url, b64url_decode
-from schema.extensions import has_unstorable_text
+from domains.common.text import has_unstorable_text
 
 T = TypeVar("T")
 PAGE_SIZE_DEFAULT = 20
@@ -82,7 +82,7 @@ def _after(qs: QuerySet, order_by: Sequence[str], cursor: str) -> QuerySet:
             raise ValueError
         values = [qs.model._meta.get_field(name).to_python(v) for (name, _), v in zip(fields, values, strict=True)]
         # Cursors we issue hold the last row's values: never null, never text PostgreSQL refuses.
-        if any(v is None for v in values) or has_unstorable_text([v for v in values if isinstance(v, str)]):
+        if any(v is None for v in values) or has_unstorable_text(values):
             raise ValueError
     except Exception:  # anything a client can put in a cursor is just "invalid"
         raise _bad_cursor() from None

@@ -51,8 +51,9 @@ from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.schema.schema import validate_document
 from strawberry.types import ExecutionResult
 
+from domains.common.text import has_unstorable_text
 from festival.logging import bind
-from schema.extensions import after_operation, current_limit_rules, has_unstorable_text, root_fields
+from schema.extensions import after_operation, current_limit_rules, root_fields
 
 
 @dataclass(frozen=True)
