@@ -18,13 +18,20 @@ SECRET_HEADERS = {"authorization", "cookie", "x-device-token", "stripe-signature
 FILTERED = "[Filtered]"
 
 
-def _scrub(value, depth: int = 0):
-    if depth > 20:
+def _scrub(value, depth: int = 0, *, secret_keys: bool = True):
+    """`value` with signed links' tokens redacted in every string and, with `secret_keys`, the
+    values of keys that name a secret filtered."""
+    if depth > 30:
         return value
+    if isinstance(value, str):
+        return redact_signed_links(value)
     if isinstance(value, dict):
-        return {k: (FILTERED if isinstance(k, str) and SECRET_KEYS.search(k) else _scrub(v, depth + 1)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_scrub(v, depth + 1) for v in value]
+        return {
+            k: FILTERED if secret_keys and isinstance(k, str) and SECRET_KEYS.search(k) else _scrub(v, depth + 1, secret_keys=secret_keys)
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return type(value)(_scrub(v, depth + 1, secret_keys=secret_keys) for v in value)
     return value
 
 
@@ -53,21 +60,7 @@ def scrub_event(event, hint=None):
         if "data" in breadcrumb:
             breadcrumb["data"] = _scrub(breadcrumb["data"])
     event.pop("user", None)
-    return _redact_links(event)
-
-
-def _redact_links(value, depth: int = 0):
-    if depth > 30:
-        return value
-    if isinstance(value, str):
-        return redact_signed_links(value)
-    if isinstance(value, dict):
-        return {k: _redact_links(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_redact_links(v, depth + 1) for v in value]
-    if isinstance(value, tuple):
-        return tuple(_redact_links(v, depth + 1) for v in value)
-    return value
+    return _scrub(event, secret_keys=False)  # links anywhere: messages, exception values, frames
 
 
 def init_sentry(dsn: str, *, environment: str = "", traces_sample_rate: float = 0.0, transport=None):
