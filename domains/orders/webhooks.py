@@ -150,18 +150,15 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
             services.order_fulfil(order_id=order.pk, payment=pi, source="webhook")
     refunds_data = ((obj.get("refunds") or {}).get("data")) or []
     facts = []
-    for r in refunds_data:
-        if not isinstance(r, dict) or not r.get("id"):
-            continue
+    for r in refunds_data:  # each a refund with an id and an amount (check_event_shape)
         meta = r.get("metadata") or {}
-        ids = _named_ticket_ids(meta)
         facts.append(
             services.RefundFact(
                 provider_refund_id=r["id"],
-                amount=int(r.get("amount") or 0),
-                currency=str(r.get("currency") or obj.get("currency") or order.currency),
-                ticket_public_ids=ids,
-                reason=str(r.get("reason") or ""),
+                amount=r["amount"],
+                currency=r.get("currency") or obj.get("currency") or order.currency,
+                ticket_public_ids=_named_ticket_ids(meta),
+                reason=r.get("reason") or "",
                 staff_sequence=_staff_sequence_of(meta),
             )
         )
