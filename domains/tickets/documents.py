@@ -16,7 +16,7 @@ def _printed(ticket: Ticket) -> dict:
     """Everything a ticket's page prints, its QR code as the signed text it encodes."""
     tt = ticket.ticket_type
     festival = tt.festival
-    order = ticket.order_line.order if ticket.order_line_id else None
+    order = ticket.order_for_holder()
     return {
         "festival": {
             "name": festival.name, "venue_name": festival.venue_name,

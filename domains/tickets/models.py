@@ -112,3 +112,13 @@ class Ticket(models.Model):
     @property
     def is_valid(self) -> bool:
         return self.status == self.Status.VALID
+
+    def order_for_holder(self):
+        """The order this ticket was bought in, as its holder may see it: only a holder who
+        bought it. A ticket transferred to someone else keeps its order line (a refund goes back
+        to the buyer's payment), but the order and its number stay the buyer's: the number is
+        what a buyer quotes to the support desk, and nothing of it is the new holder's business."""
+        if self.order_line_id is None:
+            return None
+        order = self.order_line.order
+        return order if order.buyer_id == self.holder_id else None

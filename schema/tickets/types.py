@@ -73,15 +73,17 @@ class TicketGql:
     festival_name: str
     holder_name: str
     holder_email: str
-    order_id: uuid.UUID | None
-    order_number: str | None
+    order_id: uuid.UUID | None = strawberry.field(
+        description="The order this ticket came to you in; null for a ticket someone transferred to you (the order is theirs)."
+    )
+    order_number: str | None = strawberry.field(description="That order's number; null as orderId is.")
     issued_at: dt.datetime
     valid_on: dt.date | None
     pdf_url: str | None = strawberry.field(description="Signed, expiring link to this ticket's PDF (valid tickets only).")
 
     @classmethod
     def from_model(cls, t: Ticket) -> TicketGql:
-        order = t.order_line.order if t.order_line_id else None
+        order = t.order_for_holder()
         return cls(
             id=t.public_id,
             status=TicketStatus(t.status),

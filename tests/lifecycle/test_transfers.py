@@ -82,6 +82,48 @@ def test_accepted_transfer_moves_the_ticket_and_kills_the_old_code(setup, verdic
     assert [(t["id"], t["holderEmail"]) for t in mine] == [(str(ticket.public_id), recipient.user.email)] and mine[0]["pdfUrl"]
 
 
+
+def _pdf_text(content: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+TICKET_ORDER = "query($id: UUID!) { ticket(id: $id) { orderId orderNumber } }"
+
+
+def test_a_transferred_ticket_does_not_show_the_buyers_order(setup, settings, tmp_path):
+    """The order, its number included, stays the buyer's: the new holder sees neither its id
+    nor its number, in the API or on the ticket's PDF; back with the buyer, the ticket shows it
+    again."""
+    from domains.tickets.documents import single_ticket_pdf, ticket_document_ref
+
+    settings.MEDIA_ROOT = tmp_path
+    sender, recipient, ticket = setup
+    order = ticket.order_line.order
+    variables = {"id": str(ticket.public_id)}
+    assert sender.execute(TICKET_ORDER, variables).data["ticket"] == {"orderId": str(order.public_id), "orderNumber": order.number}
+    assert order.number in _pdf_text(single_ticket_pdf(ticket_document_ref(ticket))[1])
+
+    def transfer(frm, to, t):
+        created = frm.execute(CREATE, {"t": str(t.public_id), "e": to.user.email}).payload("createTransfer")
+        accepted = to.execute(ACCEPT, {"k": _token(created["transfer"]["id"])}).payload("acceptTransfer")
+        assert accepted["errors"] == []
+        t.refresh_from_db()
+
+    transfer(sender, recipient, ticket)
+    assert recipient.execute(TICKET_ORDER, variables).data["ticket"] == {"orderId": None, "orderNumber": None}
+    mine = recipient.execute("{ myTickets { id orderId orderNumber } }").data["myTickets"]
+    assert mine == [{"id": str(ticket.public_id), "orderId": None, "orderNumber": None}]
+    printed = _pdf_text(single_ticket_pdf(ticket_document_ref(ticket))[1])
+    assert recipient.user.full_name in printed and order.number not in printed
+
+    transfer(recipient, sender, ticket)
+    assert sender.execute(TICKET_ORDER, variables).data["ticket"] == {"orderId": str(order.public_id), "orderNumber": order.number}
+
+
 def test_create_errors(setup, as_user, gate, settings):
     sender, recipient, ticket = setup
     tid = str(ticket.public_id)
