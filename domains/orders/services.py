@@ -279,7 +279,7 @@ def _hold(*, buyer, festival, chosen: list[TicketType], wanted, total: int, expi
 
     One ticket type on PostgreSQL: one statement (`_hold_one_statement`). Otherwise (several
     types: all or nothing; SQLite: no data-modifying WITH) one transaction with the counter
-    UPDATEs last."""
+    UPDATEs last (`_hold_together`), tried again after expired holds were released."""
     if len(chosen) == 1 and connection.vendor == "postgresql":
         tt = chosen[0]
         qty, index = wanted[tt.public_id]
@@ -294,6 +294,28 @@ def _hold(*, buyer, festival, chosen: list[TicketType], wanted, total: int, expi
         if _hold_one_statement(order=order, tt=tt, qty=qty):
             return order
         raise DomainError(TicketErrorCode.SOLD_OUT, f"Not enough {tt.name} tickets left.", f"lines.{index}.quantity")
+    # Expired holds may still be counted: return those of the type that fell short to sale,
+    # then try once more. The release runs with none of this checkout's rows taken: it takes
+    # the expired order's types in id order, and some may come before a type this attempt had
+    # already taken, against the one lock order. Done inside the attempt (it used to be), it
+    # deadlocked with a checkout holding such a type and waiting for ours
+    # (tests/lifecycle/test_race_matrix.py). One release per type: at most one retry each.
+    released: set[int] = set()
+    while True:
+        order, short = _hold_together(buyer=buyer, festival=festival, chosen=chosen, wanted=wanted, total=total, expires_at=expires_at)
+        if short is None:
+            return order
+        if short.pk in released:
+            index = wanted[short.public_id][1]
+            raise DomainError(TicketErrorCode.SOLD_OUT, f"Not enough {short.name} tickets left.", f"lines.{index}.quantity")
+        holds_release_expired(ticket_type_id=short.pk)
+        released.add(short.pk)
+
+
+def _hold_together(*, buyer, festival, chosen: list[TicketType], wanted, total: int, expires_at) -> tuple[Order | None, TicketType | None]:
+    """One attempt of `_hold`'s transaction, all or nothing: (the order, None) when every type
+    had enough, else (None, the first type short of tickets) with nothing written and every
+    row it had taken let go (the transaction rolled back)."""
     with transaction.atomic():
         order = Order.objects.create(
             buyer=buyer,
@@ -317,15 +339,10 @@ def _hold(*, buyer, festival, chosen: list[TicketType], wanted, total: int, expi
         )
         OrderStatusChange.objects.create(order=order, from_status="", to_status=Order.Status.PENDING, source="checkout")
         for tt in sorted(chosen, key=lambda t: t.pk):
-            qty, index = wanted[tt.public_id]
-            if not inventory.reserve(tt.pk, qty):
-                # Expired holds may still be counted: return them to sale, then try once more.
-                holds_release_expired(ticket_type_id=tt.pk)
-                if not inventory.reserve(tt.pk, qty):
-                    raise DomainError(
-                        TicketErrorCode.SOLD_OUT, f"Not enough {tt.name} tickets left.", f"lines.{index}.quantity"
-                    )
-    return order
+            if not inventory.reserve(tt.pk, wanted[tt.public_id][0]):
+                transaction.set_rollback(True)
+                return None, tt
+    return order, None
 
 
 def checkout_create(*, buyer, lines: list[CheckoutLine]) -> CheckoutResult:

@@ -12,7 +12,8 @@ Rules
 * Accepting moves the ticket and bumps its secret version: the sender's QR codes, PDFs and
   wallet passes stop working. Both sides are emailed; the change is audited.
 * Lock order: transfer row, then ticket row (accept); ticket row then the transfer insert
-  (create); cancel locks only the transfer row. The transfer row lock is what makes two
+  (create), which never waits for another transfer's row (`_expire_stale` skips a locked
+  one); cancel locks only the transfer row. The transfer row lock is what makes two
   accepts, or an accept and a cancel, resolve to exactly one outcome.
 """
 
@@ -79,9 +80,18 @@ def _check_transferable(ticket: Ticket) -> None:
 
 
 def _expire_stale(ticket_id: int, at) -> None:
-    Transfer.objects.filter(ticket_id=ticket_id, status=Transfer.Status.PENDING, expires_at__lte=at).update(
-        status=Transfer.Status.EXPIRED
+    """Mark the ticket's pending transfers that ran out as expired; one that someone holds
+    locked (an accept or a cancel deciding it now) is left to them.
+
+    Why not wait for it: the caller holds the ticket, and an accept holds the transfer row
+    while it waits for the ticket (transfer row, then ticket row). An accept whose clock read
+    the transfer still in time, racing a new offer whose clock read it expired, deadlocked on
+    the UPDATE (tests/lifecycle/test_race_matrix.py). Left pending, it makes the new offer
+    TRANSFER_ALREADY_PENDING, which is the truth until that accept or cancel commits."""
+    stale = Transfer.objects.select_for_update(skip_locked=True).filter(
+        ticket_id=ticket_id, status=Transfer.Status.PENDING, expires_at__lte=at
     )
+    Transfer.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).update(status=Transfer.Status.EXPIRED)
 
 
 def transfer_create(*, sender, ticket_public_id: uuid.UUID, to_email: str) -> CreatedTransfer:

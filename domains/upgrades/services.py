@@ -12,7 +12,8 @@ Rules
 * One unit of the target type is held while paying (conditional UPDATE, like checkout);
   on success it becomes sold and the old type's unit returns to sale; the ticket changes
   type and its secret version is bumped (the old QR code stops working).
-* Lock order: upgrade row, then ticket row, then ticket types by id.
+* Lock order: upgrade row, then ticket row, then ticket types by id. A request finds the
+  ticket's pending upgrade and locks it before it locks the ticket (`_lock_pending_upgrade`).
 """
 
 from __future__ import annotations
@@ -59,6 +60,22 @@ def _lock_upgrade(pk: int) -> Upgrade:
     return Upgrade.objects.select_for_update(of=("self",)).select_related("from_type", "to_type").get(pk=pk)
 
 
+def _lock_pending_upgrade(ticket_filter: dict) -> None:
+    """Lock the pending upgrade of the ticket matching `ticket_filter`, if it has one, before
+    the ticket is locked: upgrade row, then ticket row, as `upgrade_apply` takes them.
+
+    Why: the payment's side of an upgrade (`upgrade_apply`, and `upgrade_record_refund`, whose
+    audit entry refers to the ticket) holds the upgrade row and then needs the ticket. A request
+    for the same ticket (the holder asking again, staff processing it) that locked the ticket
+    and then waited for the upgrade row deadlocked with it, and PostgreSQL killed one of the two
+    (tests/lifecycle/test_race_matrix.py). The upgrade is found by the ticket's id read without
+    a lock, and locked by its own columns: once it is ours its status is the committed one (an
+    apply that got there first has completed it, and it no longer matches)."""
+    ticket_id = Ticket.objects.filter(**ticket_filter).values_list("pk", flat=True).first()
+    if ticket_id is not None:
+        list(Upgrade.objects.select_for_update(of=("self",)).filter(ticket_id=ticket_id, status=Upgrade.Status.PENDING).values_list("pk", flat=True))
+
+
 def _release_hold(up: Upgrade) -> None:
     if up.holds_capacity:
         inventory.release(up.to_type_id, 1)
@@ -92,6 +109,7 @@ def _open(*, ticket_filter: dict, to_type_public_id: uuid.UUID, requested_by, pr
 
     at = now()
     with transaction.atomic():
+        _lock_pending_upgrade(ticket_filter)  # before the ticket: the one lock order
         ticket = ticket_lock(**ticket_filter)
         if ticket is None:
             raise DomainError(TicketErrorCode.TICKET_NOT_FOUND, "Ticket not found.", "ticketId")
@@ -100,6 +118,8 @@ def _open(*, ticket_filter: dict, to_type_public_id: uuid.UUID, requested_by, pr
         to_type = _target(ticket, to_type_public_id)
         if Transfer.objects.filter(ticket=ticket, status=Transfer.Status.PENDING, expires_at__gt=at).exists():
             raise DomainError(TransferErrorCode.TRANSFER_ALREADY_PENDING, "Cancel the pending transfer first.", "ticketId")
+        # Locked already by `_lock_pending_upgrade` (a pending upgrade opened since then was
+        # opened under the ticket lock we now hold, by a transaction that has committed).
         existing = Upgrade.objects.select_for_update(of=("self",)).filter(ticket=ticket, status=Upgrade.Status.PENDING).first()
         if existing is not None and existing.expires_at <= at and not existing.payment_intent_id:
             _close(existing, Upgrade.Status.EXPIRED, "hold expired")
