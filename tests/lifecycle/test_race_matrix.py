@@ -677,3 +677,64 @@ def test_cancel_racing_a_new_offer_leaves_at_most_one_pending(ticket_of, make_us
         assert cancelled[0] == "ok", results
         assert again[0] == "ok" or again == ("error", "TRANSFER_ALREADY_PENDING"), results
         assert Transfer.objects.filter(ticket=ticket, status=Transfer.Status.PENDING).count() == (again[0] == "ok")
+
+
+# --------------------------------------------------------------------------- a scan waiting for a change of hands
+
+
+def _slow_accept(monkeypatch, seconds: float = 0.3) -> None:
+    """The transfer accept keeps the ticket locked a while before it moves it."""
+    real = transfers._lock_ticket
+
+    def slow(pk):
+        ticket = real(pk)
+        time.sleep(seconds)
+        return ticket
+
+    monkeypatch.setattr(transfers, "_lock_ticket", slow)
+
+
+def _offered(make_user, tt, paid_order):
+    sender, recipient = make_user(), make_user()
+    ticket = Ticket.objects.get(order_line__order=paid_order(sender, tt, 1))
+    token = transfers.transfer_create(sender=sender, ticket_public_id=ticket.public_id, to_email=recipient.email).token
+    return ticket, recipient, token
+
+
+def test_scan_waiting_for_a_transfer_accept_refuses_the_old_code_as_voided(make_user, make_type, paid_order, gate, monkeypatch):
+    """A scan of the sender's code that waits for the accept's lock then reads the ticket as
+    the accept left it: VOIDED (a superseded code), logged against the ticket. Its locking query
+    had joined the holder, and a join re-checked against the old holder row found no ticket:
+    INVALID "unknown ticket" (domains/tickets/locking.py)."""
+    from domains.scanning.models import ScanLog
+    from domains.scanning.services import scan_commit
+    from domains.tickets.qr import qr_encode
+
+    tt = make_type(capacity=100)
+    _slow_accept(monkeypatch)
+    for _ in range(3):
+        ticket, recipient, token = _offered(make_user, tt, paid_order)
+        old_code = qr_encode(ticket)
+        scan = _later(0.1, lambda code=old_code: scan_commit(code=code, gate=gate, device=None, staff_user=None, throttled=False))
+        accepted, scanned = run_together([lambda token=token, r=recipient: transfers.transfer_accept(recipient=r, token=token), scan])
+        assert accepted[0] == "ok" and scanned[0] == "ok", (accepted, scanned)
+        assert scanned[1].verdict == "VOIDED", scanned[1]
+        row = ScanLog.objects.get(ticket=ticket)
+        assert row.verdict == "VOIDED" and row.reason != "unknown ticket", (row.verdict, row.reason)
+
+
+def test_manual_admission_waiting_for_a_transfer_accept_admits_the_new_holders_ticket(make_user, make_type, paid_order, gate, monkeypatch):
+    """A supervisor admitting a ticket by hand while it changes hands waits, then admits it:
+    the ticket is valid, only its holder changed. It used to answer "ticket not found"."""
+    from domains.accounts.models import Role
+    from domains.scanning.services import scan_manual_admit
+
+    tt = make_type(capacity=100)
+    supervisor = make_user(Role.ADMIN)
+    _slow_accept(monkeypatch)
+    for _ in range(3):
+        ticket, recipient, token = _offered(make_user, tt, paid_order)
+        manual = _later(0.1, lambda ticket=ticket: scan_manual_admit(ticket_id=ticket.public_id, gate=gate, supervisor=supervisor))
+        accepted, admitted = run_together([lambda token=token, r=recipient: transfers.transfer_accept(recipient=r, token=token), manual])
+        assert accepted[0] == "ok" and admitted[0] == "ok", (accepted, admitted)
+        assert admitted[1].verdict == "ADMITTED" and admitted[1].holder_name == recipient.full_name

@@ -1,10 +1,11 @@
 """Gate scans: `scan_validate` (read only) and `scan_commit` (admits), plus offline batches.
 
 The invariant: under any concurrency one ticket is admitted at most once per its entry rule.
-`scan_commit` is one transaction that locks the ticket row (`SELECT ... FOR UPDATE`) and only
-then reads the ticket's entry state in a *separate* statement: under READ COMMITTED a row
-joined into the locking query would be the version from before the wait (PostgreSQL rechecks
-only the locked row), and two gates would both see "never admitted". Every attempt is
+`scan_commit` is one transaction that locks the ticket row (`SELECT ... FOR UPDATE`, no joins)
+and only then reads the ticket, its relations and its entry state in a *separate* statement:
+under READ COMMITTED a row joined into the locking query would be the version from before the
+wait (PostgreSQL rechecks only the locked row): two gates would both see "never admitted", and
+a ticket whose holder or type changed meanwhile would not be found at all. Every attempt is
 written to the scan log, refusals included; a nonce repeated by the same device returns the
 stored answer (the unique (device, nonce) constraint settles a race between two retries).
 """
@@ -35,6 +36,7 @@ from domains.scanning.models import (
 from domains.scanning.notify import stats_changed
 from domains.scanning.rules import DEFAULT_RULE, Decision, Rule, decide, festival_day
 from domains.scanning.services import rows
+from domains.tickets.locking import ticket_lock
 from domains.tickets.models import Ticket
 from domains.tickets.qr import KIND_TICKET, KIND_VENDOR, InvalidQrCode, qr_decode
 
@@ -89,17 +91,11 @@ class ScanResult:
 
 
 def _lock_ticket(public_id: uuid.UUID) -> Ticket | None:
-    """The ticket row, locked until the transaction ends (tests switch this off as a control)."""
+    """The ticket row, locked until the transaction ends, then read with its relations
+    (domains/tickets/locking.py says why in that order; tests switch this off as a control)."""
     if rows.raw_reads():
         return rows.ticket_row(public_id, lock=True)
-    # [:1] rather than first(): public_id is unique, and the ORDER BY first() adds is
-    # compiled on every scan (a tenth of the scan's CPU in the gate benchmark profile).
-    found = list(
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("ticket_type__festival", "holder")
-        .filter(public_id=public_id)[:1]
-    )
-    return found[0] if found else None
+    return ticket_lock(public_id=public_id)
 
 
 def _lock_ticket_and_state(public_id: uuid.UUID) -> tuple[Ticket | None, TicketEntryState | None]:

@@ -34,37 +34,45 @@ log = logging.getLogger(__name__)
 _ALLOWED_GATES = TicketTypeEntryRule.allowed_gates.through._meta.db_table
 # The ticket type's entry rule comes with the ticket (no rule row: the default rule), so a scan
 # needs no cache look-up for it and always sees the rule as committed.
-_TICKET_SQL = (
-    "SELECT t.id, t.public_id, t.status, t.secret_version, t.ticket_type_id, t.holder_id,"
+_TICKET_COLUMNS_SQL = (
+    "t.id, t.public_id, t.status, t.secret_version, t.ticket_type_id, t.holder_id,"
     " tt.name, tt.valid_on, tt.festival_id, f.timezone, u.full_name, r.mode, r.allow_exit,"
     f" ARRAY(SELECT ag.gate_id FROM {_ALLOWED_GATES} ag WHERE ag.tickettypeentryrule_id = r.id)"
+)
+_TICKET_COLUMNS = 14
+_TICKET_JOINS_SQL = (
     f" FROM {Ticket._meta.db_table} t"
     f" JOIN {TicketType._meta.db_table} tt ON tt.id = t.ticket_type_id"
     f" JOIN {Festival._meta.db_table} f ON f.id = tt.festival_id"
     f" JOIN {User._meta.db_table} u ON u.id = t.holder_id"
     f" LEFT JOIN {TicketTypeEntryRule._meta.db_table} r ON r.ticket_type_id = tt.id"
-    " WHERE t.public_id = %s"
 )
-# Only the ticket row is locked; the entry state is read by a separate statement once the lock
-# is held (a row joined here would be the version from before a lock wait, see commit.py).
-_LOCK_TICKET_SQL = _TICKET_SQL + " FOR UPDATE OF t"
+_TICKET_SQL = f"SELECT {_TICKET_COLUMNS_SQL}{_TICKET_JOINS_SQL} WHERE t.public_id = %s"
+# The ticket row is locked by a statement without joins, and read with its relations by the
+# next one, once the lock is held (domains/tickets/locking.py): a locking query that waited for
+# a writer re-checks its joins against the old versions of the joined rows, so a scan waiting
+# for a transfer accept (holder_id changed) or an upgrade (ticket_type_id changed) found no
+# ticket at all and answered INVALID "unknown ticket" instead of VOIDED.
+_LOCK_TICKET_SQL = f"SELECT t.id FROM {Ticket._meta.db_table} t WHERE t.public_id = %s FOR UPDATE"
 
 _STATE_COLUMNS = (
     "ticket_id", "first_admitted_at", "first_gate_id", "day", "day_first_admitted_at", "day_first_gate_id",
     "inside", "admissions", "days_admitted", "last_scan_at", "updated_at",
 )
-_STATE_SQL = (
-    "SELECT s.ticket_id, s.first_admitted_at, s.first_gate_id, s.day, s.day_first_admitted_at, s.day_first_gate_id,"
+_STATE_COLUMNS_SQL = (
+    "s.ticket_id, s.first_admitted_at, s.first_gate_id, s.day, s.day_first_admitted_at, s.day_first_gate_id,"
     " s.inside, s.admissions, s.days_admitted, s.last_scan_at, s.updated_at, g1.name, g2.name"
-    f" FROM {TicketEntryState._meta.db_table} s"
+)
+_STATE_GATES_SQL = (
     f" LEFT JOIN {Gate._meta.db_table} g1 ON g1.id = s.first_gate_id"
     f" LEFT JOIN {Gate._meta.db_table} g2 ON g2.id = s.day_first_gate_id"
-    " WHERE s.ticket_id = %s"
 )
-
-
-_STATE_OF_TICKET_SQL = _STATE_SQL.replace(
-    "WHERE s.ticket_id = %s", f"WHERE s.ticket_id = (SELECT id FROM {Ticket._meta.db_table} WHERE public_id = %s)"
+_STATE_SQL = f"SELECT {_STATE_COLUMNS_SQL} FROM {TicketEntryState._meta.db_table} s{_STATE_GATES_SQL} WHERE s.ticket_id = %s"
+# The ticket, its relations and its entry state in one statement (a scan, after the lock).
+_TICKET_AND_STATE_SQL = (
+    f"SELECT {_TICKET_COLUMNS_SQL}, {_STATE_COLUMNS_SQL}{_TICKET_JOINS_SQL}"
+    f" LEFT JOIN {TicketEntryState._meta.db_table} s ON s.ticket_id = t.id{_STATE_GATES_SQL}"
+    " WHERE t.public_id = %s"
 )
 
 
@@ -178,21 +186,27 @@ def _pipeline():
 
 def ticket_row(public_id: uuid.UUID, *, lock: bool) -> Ticket | None:
     """The ticket with its type, festival and holder (name); locked until the transaction ends
-    when `lock`."""
-    with _cursor() as cur:
-        cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
+    when `lock` (locked first, then read: see _LOCK_TICKET_SQL)."""
+    with _cursor() as lock_cur, _cursor() as cur:
+        if lock:
+            lock_cur.execute(_LOCK_TICKET_SQL, [public_id])
+        cur.execute(_TICKET_SQL, [public_id])
         return _ticket(cur.fetchone())
 
 
 def ticket_and_state(public_id: uuid.UUID, *, lock: bool) -> tuple[Ticket | None, TicketEntryState | None]:
-    """The ticket (locked when `lock`) and then its entry state: two statements, so the state is
-    read with a snapshot taken once the lock is held; in a `scan_transaction()` one round trip."""
-    with _cursor() as ticket_cur, _cursor() as state_cur:
-        ticket_cur.execute(_LOCK_TICKET_SQL if lock else _TICKET_SQL, [public_id])
-        state_cur.execute(_STATE_OF_TICKET_SQL, [public_id])
-        ticket = _ticket(ticket_cur.fetchone())
-        state = _state(state_cur.fetchone())
-    return ticket, (state if ticket is not None else None)
+    """The ticket (locked when `lock`) and its entry state: the lock first, then one read of
+    both, whose snapshot is taken once the lock is held (see _LOCK_TICKET_SQL and commit.py);
+    in a `scan_transaction()` one round trip."""
+    with _cursor() as lock_cur, _cursor() as cur:
+        if lock:
+            lock_cur.execute(_LOCK_TICKET_SQL, [public_id])
+        cur.execute(_TICKET_AND_STATE_SQL, [public_id])
+        row = cur.fetchone()
+    if row is None:
+        return None, None
+    ticket = _ticket(row[:_TICKET_COLUMNS])
+    return ticket, (_state(row[_TICKET_COLUMNS:]) if row[_TICKET_COLUMNS] is not None else None)
 
 
 def _ticket(row) -> Ticket | None:
