@@ -8,6 +8,7 @@ from django.db.models import F
 from domains.common.clock import now
 from domains.tickets import inventory
 from domains.tickets.models import Ticket
+from domains.tickets.signals import tickets_changed
 
 
 def tickets_issue(*, ticket_type, holder, quantity: int, order_line=None, from_comp_allowance: bool = False) -> list[Ticket]:
@@ -26,6 +27,9 @@ def ticket_bump_secret(*, ticket: Ticket) -> Ticket:
     Ticket.objects.filter(pk=ticket.pk).update(secret_version=F("secret_version") + 1, updated_at=now())
     ticket.refresh_from_db(fields=["secret_version", "updated_at"])
     _documents_changed(ticket)
+    # Transfers and upgrades change the holder or type with update() and then bump: this is
+    # where their wallet passes hear of it (update() sends no post_save).
+    tickets_changed.send(sender=Ticket, ticket_ids=[ticket.pk])
     return ticket
 
 
@@ -59,6 +63,8 @@ def tickets_void(
                     inventory.comp_give_back(type_id, count)
                 else:
                     inventory.give_back(type_id, count)
+        # Refunded or void: their wallet passes void too (update() sends no post_save).
+        tickets_changed.send(sender=Ticket, ticket_ids=[t.pk for t in locked])
     for t in tickets:
         t.refresh_from_db()
     return len(locked)

@@ -12,7 +12,9 @@ Why post_init snapshots rather than a pre_save query: the values the instance wa
 are known for free, so the common saves (nothing relevant changed) cost no query at all; a
 pre_save re-read would add one SELECT to every Ticket save in the system. A field deferred at
 load time counts as changed (we cannot know), which merely runs the idempotent check.
-Not covered: `QuerySet.update()` and raw SQL send no signals; such code must call
+`QuerySet.update()` and raw SQL send no post_save. The ticket services that change a ticket
+that way (transfers, upgrades, refunds and voids: domains/tickets/services.py) send
+`tickets_changed` instead, which we also listen to; other such code must call
 `wallet_passes_ticket_changed` itself.
 """
 
@@ -22,6 +24,7 @@ from django.db import transaction
 from django.db.models.signals import post_init, post_save
 
 from domains.tickets.models import Ticket
+from domains.tickets.signals import tickets_changed
 
 WATCHED = ("secret_version", "status", "holder_id", "ticket_type_id")
 _SNAPSHOT = "_wallet_watched_values"
@@ -51,6 +54,14 @@ def ticket_saved(sender, instance: Ticket, created: bool, raw: bool = False, **k
     wallet_passes_ticket_changed(ticket_id=instance.pk)
 
 
+def tickets_updated(sender, ticket_ids: list[int], **kwargs) -> None:
+    from domains.wallet.services import wallet_passes_ticket_changed
+
+    for ticket_id in ticket_ids:
+        wallet_passes_ticket_changed(ticket_id=ticket_id)
+
+
 def connect() -> None:
     post_init.connect(remember_loaded_values, sender=Ticket, dispatch_uid="wallet-ticket-post-init")
     post_save.connect(ticket_saved, sender=Ticket, dispatch_uid="wallet-ticket-post-save")
+    tickets_changed.connect(tickets_updated, sender=Ticket, dispatch_uid="wallet-tickets-changed")

@@ -852,3 +852,195 @@ def test_scan_restore(inject, supervisor_env):
         assert result.verdict == Verdict.RESTORED, result
 
     inject("scan_restore", prepare, call)
+
+
+# --------------------------------------------------------------------------- registration of a known address
+
+
+def test_user_register_known_address_is_one_write(enqueued, make_user, settings):
+    """Registering an address that has an account writes one row (the "account exists" email
+    to its owner), so it is not in the loop: checked here that it stays one statement and that
+    a fault there leaves every table as it was, queues nothing and sends nothing; and that a
+    second try within the hour (its email already recorded) writes and queues nothing at all."""
+    from domains.accounts.services.registration import user_register
+
+    def register(address):
+        user_register(email=address, password="a long enough passphrase 42", full_name="Someone Else")
+
+    known = make_user().email
+    enqueued.clear()
+    before, faults = snapshot(), Faults(fail_at=1)
+    with pytest.raises(DatabaseError), connection.execute_wrapper(faults):
+        register(known.upper())  # as typed: the address is compared case-insensitively
+    assert faults.fired and len(faults.writes) == 1, faults.writes
+    assert snapshot() == before and enqueued == []
+    assert not (settings.EMAIL_OUTBOX_DIR.exists() and any(settings.EMAIL_OUTBOX_DIR.iterdir()))
+
+    counter = Faults()
+    with connection.execute_wrapper(counter):
+        register(known)
+    assert len(counter.writes) == 1 and enqueued == ["send_email"], (counter.writes, enqueued)
+    enqueued.clear()
+    before, counter = snapshot(), Faults()
+    with connection.execute_wrapper(counter):
+        register(known)  # the same hour: the owner was told already
+    assert counter.writes == [] and enqueued == [] and snapshot() == before
+
+
+# --------------------------------------------------------------------------- wallet
+
+
+@pytest.fixture(scope="module")
+def _wallet_dev_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("wallet-dev")
+
+
+@pytest.fixture
+def wallet(settings, _wallet_dev_dir, make_type, make_user):
+    """Dev wallet credentials (as tests/wallet/conftest.py sets them) and make_ticket(holder):
+    a valid ticket holding an Apple and a Google pass."""
+    from domains.tickets.models import Ticket
+    from domains.wallet.services import wallet_pass_create_apple, wallet_pass_create_google
+
+    settings.WALLET_DEV_DIR = _wallet_dev_dir
+    settings.WALLET_DEV_CREDENTIALS = True
+    for name in ("APPLE_PASS_CERTIFICATE", "APPLE_PASS_KEY", "APPLE_WWDR_CERTIFICATE", "GOOGLE_WALLET_ISSUER_ID",
+                 "GOOGLE_WALLET_SERVICE_ACCOUNT"):
+        setattr(settings, name, "")
+    settings.WALLET_APNS_TRANSPORT = "tests.wallet.transports.recording_apns"
+    settings.WALLET_GOOGLE_TRANSPORT = "tests.wallet.transports.recording_google"
+    tt = make_type(capacity=500)
+
+    def make_ticket(holder):
+        ticket = Ticket.objects.create(ticket_type=tt, holder=holder)
+        wallet_pass_create_apple(user=holder, ticket_id=ticket.public_id)
+        wallet_pass_create_google(user=holder, ticket_id=ticket.public_id)
+        return ticket
+
+    return make_ticket
+
+
+def _behind_the_signal(ticket, **fields):
+    """Change the ticket with QuerySet.update(), which sends no signal: its passes stay ACTIVE
+    for the next wallet call to bring up to date (domains/wallet/signals.py, "Not covered")."""
+    from domains.tickets.models import Ticket
+
+    Ticket.objects.filter(pk=ticket.pk).update(**fields)
+    return ticket
+
+
+def test_wallet_pass_create_over_stale_passes(inject, wallet, make_user):
+    """Adding a pass first supersedes the ticket's stale live passes (their update tags, and
+    pushes after commit), then inserts the new pass: all of it or none, pushes on commit only."""
+    from django.db.models import F
+
+    from domains.wallet.services import wallet_pass_create_apple
+
+    holder = make_user()
+    report = inject(
+        "wallet_pass_create_apple (2 stale passes)",
+        lambda: _behind_the_signal(wallet(holder), secret_version=F("secret_version") + 1),
+        lambda ticket: wallet_pass_create_apple(user=holder, ticket_id=ticket.public_id),
+    )
+    assert report.writes == 3
+
+
+def test_wallet_passes_ticket_changed(inject, wallet, make_user):
+    """The rule every ticket change goes through (a refund here): both live passes voided
+    together, their pushes queued on commit only."""
+    from domains.tickets.models import Ticket
+    from domains.wallet.services import wallet_passes_ticket_changed
+
+    holder = make_user()
+    inject(
+        "wallet_passes_ticket_changed (refund, 2 passes)",
+        lambda: _behind_the_signal(wallet(holder), status=Ticket.Status.REFUNDED),
+        lambda ticket: wallet_passes_ticket_changed(ticket_id=ticket.pk),
+    )
+
+
+def test_wallet_passes_refresh_one_batch(inject, wallet, make_user):
+    """After a QR key is dropped every live pass gets a new update tag and a push. One batch
+    is one transaction: a fault leaves every tag as it was and queues no push. (Batches
+    before a failing one stay done, with their pushes: harmless to run again, documented.)"""
+    from domains.wallet.models import WalletPass
+    from domains.wallet.services import wallet_passes_refresh
+
+    holder = make_user()
+
+    def prepare():
+        WalletPass.objects.update(status=WalletPass.Status.VOID)  # only this setup's passes are live
+        wallet(holder)
+        wallet(holder)
+
+    inject("wallet_passes_refresh (4 passes, one batch)", prepare, lambda _: wallet_passes_refresh(batch=500))
+
+
+def test_wallet_transfer_accept_with_passes(inject, gateway, make_user, make_type, wallet):
+    """A transfer with the sender's passes installed: the holder change supersedes them
+    through the Ticket signal inside the transfer's transaction. A fault anywhere leaves the
+    passes live (nothing else changed either) and queues no push."""
+    from domains.notifications.models import OutboundEmail
+    from domains.tickets.models import Ticket
+    from domains.transfers.services import transfer_accept, transfer_create
+    from domains.wallet.services import wallet_pass_create_apple, wallet_pass_create_google
+
+    sender, recipient = make_user(), make_user()
+    tt = make_type(capacity=50)
+
+    def prepare():
+        ticket = Ticket.objects.get(order_line__order=_paid_order(gateway, sender, tt, 1))
+        wallet_pass_create_apple(user=sender, ticket_id=ticket.public_id)
+        wallet_pass_create_google(user=sender, ticket_id=ticket.public_id)
+        offer = transfer_create(sender=sender, ticket_public_id=ticket.public_id, to_email=recipient.email)
+        return OutboundEmail.objects.get(key=f"transfer-offer:{offer.transfer.public_id}").context["token"]
+
+    token, counter = prepare(), Faults()
+    with connection.execute_wrapper(counter):
+        transfer_accept(recipient=recipient, token=token)
+    assert sum('UPDATE "wallet_walletpass"' in sql for sql in counter.writes) == 2, counter.writes
+    inject("transfer_accept (sender's passes installed)", prepare,
+           lambda token: transfer_accept(recipient=recipient, token=token))
+
+
+def test_wallet_device_register_with_a_new_push_token(inject, wallet, make_user):
+    """A device that follows one pass registers for another with a new push token: its token
+    is replaced for every pass it follows, then the registration inserted, together."""
+    from domains.wallet import passkit
+    from domains.wallet.models import WalletPass
+
+    holder = make_user()
+    n = iter(range(1000))
+
+    def prepare():
+        device = f"device-{next(n)}"
+        first, second = (WalletPass.objects.get(ticket=wallet(holder), kind="apple") for _ in range(2))
+        passkit.device_register(wallet_pass=first, device_library_identifier=device, push_token="0a" * 32)
+        return device, second
+
+    def call(ctx):
+        device, second = ctx
+        assert passkit.device_register(wallet_pass=second, device_library_identifier=device, push_token="0b" * 32)
+
+    assert inject("device_register (new push token)", prepare, call).writes == 2
+
+
+def test_wallet_device_unregister_is_one_write(enqueued, wallet, make_user):
+    """Not a multi-write service (one DELETE), so not in the loop: checked that it stays one
+    statement and that its fault changes nothing."""
+    from domains.wallet import passkit
+    from domains.wallet.models import WalletPass
+
+    holder = make_user()
+    wallet_pass = WalletPass.objects.get(ticket=wallet(holder), kind="apple")
+    passkit.device_register(wallet_pass=wallet_pass, device_library_identifier="device-u", push_token="0c" * 32)
+    enqueued.clear()
+    before = snapshot()
+    faults = Faults(fail_at=1)
+    with pytest.raises(DatabaseError), connection.execute_wrapper(faults):
+        passkit.device_unregister(wallet_pass=wallet_pass, device_library_identifier="device-u")
+    assert len(faults.writes) == 1 and snapshot() == before and enqueued == []
+    counter = Faults()
+    with connection.execute_wrapper(counter):
+        passkit.device_unregister(wallet_pass=wallet_pass, device_library_identifier="device-u")
+    assert len(counter.writes) == 1 and not wallet_pass.registrations.exists()
