@@ -1,4 +1,7 @@
-"""Email: enqueue once per key inside the caller's transaction, deliver at most once per key."""
+"""Email: enqueue once per key inside the caller's transaction, deliver once per key.
+
+Neither SMTP nor SendGrid's mail/send takes an idempotency key, so the OutboundEmail row is
+the only record of whether a message went out; `email_deliver` states how far that goes."""
 
 from __future__ import annotations
 
@@ -100,14 +103,21 @@ def email_resend_pending(*, older_than_seconds: int = 120, limit: int = 1000) ->
 def email_deliver(*, outbound_email_id: int) -> bool:
     """Send the email unless it was sent already; True when this call sent it.
 
-    The row stays locked while the message goes out, so two deliveries of the same job
-    cannot both send; a failure rolls back and the job's retry sends it later.
+    Rule: one message per row, however often its job is delivered or retried.
+    * The row stays locked while the message goes out, so two deliveries of the same job
+      cannot both send.
+    * The row is marked sent *before* the message is handed to the backend, in that same
+      transaction: a failure to record it (a database error) happens before anything left,
+      and a failure to send (provider down, worker killed) rolls the mark back, so the job's
+      retry or redelivery sends it (nothing lost).
+    * Only the COMMIT follows the hand-over. Losing the database in that instant is the one
+      way to a second copy: the retry finds the row pending and sends again. No idempotency
+      key exists to close it, and a rare duplicate is better than a lost ticket email.
     """
     with transaction.atomic():
         email = OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
         if email is None or email.status == OutboundEmail.Status.SENT:
             return False
-        email.attempts += 1
         context = {**email.context, "frontend_url": settings.FRONTEND_URL}
         subject = " ".join(render_text(f"emails/{email.template}_subject.txt", context).split())  # one line
         body = render_text(f"emails/{email.template}.txt", context)
@@ -116,11 +126,14 @@ def email_deliver(*, outbound_email_id: int) -> bool:
         for spec in email.attachments:
             for filename, content, mimetype in ATTACHMENT_BUILDERS[spec["kind"]](spec["id"]):
                 message.attach(filename, content, mimetype)
-        message.send(fail_silently=False)
+        # Recorded first (see the rule): marked sent after the hand-over, a database error
+        # between the two rolled the mark back and the retry sent the message a second time.
+        email.attempts += 1
         email.status = OutboundEmail.Status.SENT
         email.sent_at = now()
         if email.sensitive:
-            email.context = {}
+            email.context = {}  # the message is built: the secret is no longer needed
         email.save(update_fields=["status", "sent_at", "attempts", "context"])
+        message.send(fail_silently=False)
     log.info("email sent", extra={"template": email.template})
     return True

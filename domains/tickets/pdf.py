@@ -8,6 +8,7 @@ Workers render ahead of time (workers/orders.py); a request that finds no file r
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -52,7 +53,14 @@ def cached(kind: str, object_id: str, fp: str, build: Callable[[], bytes]) -> by
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write then rename: a concurrent reader sees the whole file or none.
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(content)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        # A failed write (disk full, the job's time limit) must not leave its partial file
+        # behind: each retry of the job would add another one.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     return content

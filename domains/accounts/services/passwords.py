@@ -16,6 +16,7 @@ from domains.accounts.tokens import hash_secret, new_secret
 from domains.common import ratelimit
 from domains.common.clock import now
 from domains.common.sealed import seal, unseal
+from domains.notifications.models import OutboundEmail
 from domains.notifications.services import email_enqueue
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,8 @@ def password_reset_email_send(*, sealed_email: str) -> None:
     """Email a single-use reset link to an active account with this address, at most once per
     PASSWORD_RESET_EMAIL_INTERVAL per account; an unknown or disabled address gets nothing.
     A request older than PASSWORD_RESET_REQUEST_MAX_AGE (a job stuck behind an outage) is
-    dropped: the person has asked again or given up."""
+    dropped: the person has asked again or given up. One request (one seal) is one token and
+    one email however often its job is delivered."""
     email = unseal(sealed_email, max_age_seconds=settings.PASSWORD_RESET_REQUEST_MAX_AGE)
     if email is None:
         return
@@ -87,8 +89,16 @@ def password_reset_email_send(*, sealed_email: str) -> None:
     interval = settings.PASSWORD_RESET_EMAIL_INTERVAL
     if not ratelimit.claim(f"reset-email:{user.public_id}", owner=request_id, window=interval):
         return
-    raw = new_secret()
+    key = f"password-reset:{user.public_id}:{request_id}"
     with transaction.atomic():
+        # A redelivered job whose first run committed (the worker died before acknowledging
+        # it) finds this request's email and stops there: a second token would be a live reset
+        # token whose link nobody receives. The user row, locked, serialises two deliveries
+        # of the message at once.
+        User.objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+        if OutboundEmail.objects.filter(key=key).exists():
+            return
+        raw = new_secret()
         OneTimeToken.objects.create(
             user=user,
             purpose=OneTimeToken.Purpose.PASSWORD_RESET,
@@ -96,7 +106,7 @@ def password_reset_email_send(*, sealed_email: str) -> None:
             expires_at=now() + settings.PASSWORD_RESET_TTL,
         )
         email_enqueue(
-            key=f"password-reset:{user.public_id}:{request_id}",
+            key=key,
             to_email=user.email,
             template="password_reset",
             context={"full_name": user.full_name, "token": raw},
