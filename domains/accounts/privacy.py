@@ -5,7 +5,7 @@ stay (bookkeeping and tax law keep them for years), but for an invoiced order th
 as the invoice shows it is copied to `InvoiceParty` first, so the invoice still names the buyer
 (we collect no postal address). Everything else goes: email, name, phone, password, sessions and
 refresh tokens, one-time tokens, wallet device registrations, the addresses and contexts of
-emails we sent them, transfer offers addressed to them.
+emails we sent them (those not sent yet are dropped), transfer offers addressed to them.
 """
 
 from __future__ import annotations
@@ -118,6 +118,11 @@ def user_erase(*, user: User, password: str | None = None, client_ip: str = "", 
         sessions.filter(revoked_at__isnull=True).update(revoked_at=now(), revoked_reason="erased")
         sessions.update(user_agent="")
         OneTimeToken.objects.filter(user=user).delete()
+        # What had not gone out yet never goes: it would carry their tickets and documents to
+        # an address that no longer means anything (the rows stay, as the record of what was).
+        OutboundEmail.objects.filter(to_email=old_email, status=OutboundEmail.Status.PENDING).update(
+            status=OutboundEmail.Status.DROPPED
+        )
         OutboundEmail.objects.filter(to_email=old_email).update(to_email=f"erased@{ERASED_DOMAIN}", context={})
         _erase_elsewhere(user, old_email)
         user.email = f"erased-{uuid.uuid4().hex}@{ERASED_DOMAIN}"

@@ -7,6 +7,8 @@ class OutboundEmail(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
         SENT = "sent"
+        # Never to be sent: its addressee's data was erased before it went out.
+        DROPPED = "dropped"
 
     # Names what the email is for (e.g. "order-confirmation:<order uuid>"); the same key
     # is one email however often it is enqueued or its job delivered.

@@ -116,7 +116,7 @@ def email_deliver(*, outbound_email_id: int) -> bool:
     """
     with transaction.atomic():
         email = OutboundEmail.objects.select_for_update().filter(pk=outbound_email_id).first()
-        if email is None or email.status == OutboundEmail.Status.SENT:
+        if email is None or email.status != OutboundEmail.Status.PENDING:  # sent, or dropped
             return False
         context = {**email.context, "frontend_url": settings.FRONTEND_URL}
         subject = " ".join(render_text(f"emails/{email.template}_subject.txt", context).split())  # one line

@@ -92,3 +92,24 @@ def test_staff_command_exports_and_erases(buyer_with_invoice):
     user.refresh_from_db()
     assert user.email.endswith("@erased.invalid")
     assert InvoiceParty.objects.filter(order=order).exists()
+
+
+def test_emails_not_sent_before_an_erasure_never_go_out(buyer_with_invoice, outbox):
+    """A pending email of an erased person is dropped, not sent to the erased address with
+    their documents; what had been sent stays recorded as sent."""
+    from domains.notifications.services import email_deliver
+
+    user, order = buyer_with_invoice
+    email_enqueue(key="privacy:sent", to_email=user.email, template="account_exists", context={"full_name": user.full_name})
+    sent = OutboundEmail.objects.get(key="privacy:sent")
+    assert email_deliver(outbound_email_id=sent.pk) is True
+    assert len(outbox.messages()) == 1
+    pending = OutboundEmail.objects.get(key="privacy:1")
+
+    call_command("erase_user", "erase.me@example.test", "--yes", stdout=StringIO())
+    pending.refresh_from_db()
+    sent.refresh_from_db()
+    assert (pending.status, sent.status) == (OutboundEmail.Status.DROPPED, OutboundEmail.Status.SENT)
+    # the job queued for it, delivered late, sends nothing
+    assert email_deliver(outbound_email_id=pending.pk) is False
+    assert len(outbox.messages()) == 1
