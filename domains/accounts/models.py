@@ -61,6 +61,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self) -> str:
         return self.email
 
+    def clean(self) -> None:
+        super().clean()
+        self.email = normalize_email(self.email)
+
+    def save(self, *args, **kwargs) -> None:
+        # One spelling of an address, whoever saves it (the admin, a shell): every look-up
+        # compares the normalised address, so one stored otherwise could not log in or be found,
+        # and registering it again ran into the case-insensitive unique constraint (a 500).
+        self.email = normalize_email(self.email)
+        super().save(*args, **kwargs)
+
     @property
     def is_staff_member(self) -> bool:
         return self.role in (Role.STAFF, Role.ADMIN)

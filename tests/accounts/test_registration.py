@@ -37,6 +37,24 @@ def test_register_creates_attendee_and_sends_verification(gql, run_jobs, outbox)
     assert login["errors"] == [] and login["accessToken"]
 
 
+
+def test_an_address_saved_in_another_spelling_is_stored_normalised(gql, make_user):
+    """The admin or a shell saving "Mixed@Example.TEST" stores it as every look-up spells it:
+    its owner can log in, and registering it again answers as for any known address. It used
+    to be stored as typed: the login found no account and the registration crashed on the
+    case-insensitive unique constraint."""
+    user = User(email=" Mixed.Case@Example.TEST ", full_name="Mixed")
+    user.set_password(PASSWORD)
+    user.save()
+    user.refresh_from_db()
+    assert user.email == "mixed.case@example.test"
+    login = gql.execute(LOGIN, {"email": "Mixed.Case@Example.test", "password": PASSWORD}).payload("login")
+    assert login["errors"] == [] and login["accessToken"]
+    again = gql.execute(REGISTER, {"email": "mixed.case@example.test", "password": GOOD, "fullName": "Someone"})
+    assert again.payload("register") == {"ok": True, "errors": []}
+    assert User.objects.filter(email__iexact="mixed.case@example.test").count() == 1
+
+
 def test_register_existing_email_answers_like_a_new_one(gql, make_user, run_jobs, outbox):
     make_user(email="taken@example.test")
     new = gql.execute(REGISTER, {"email": "fresh@example.test", "password": GOOD})
