@@ -63,7 +63,8 @@ def tickets_void(
                     inventory.comp_give_back(type_id, count)
                 else:
                     inventory.give_back(type_id, count)
-        # Refunded or void: their wallet passes void too (update() sends no post_save).
+        # Refunded or void (update() sends no post_save): their wallet passes void, their
+        # pending transfers and upgrades end (domains/*/signals.py).
         tickets_changed.send(sender=Ticket, ticket_ids=[t.pk for t in locked])
     for t in tickets:
         t.refresh_from_db()

@@ -3,7 +3,8 @@
 
 `tickets_changed` is sent by the ticket services that change a ticket's holder, type, status or
 secret version with QuerySet.update() (domains/tickets/services.py), which sends no post_save:
-areas that follow tickets (wallet passes, domains/wallet/signals.py) listen to both."""
+areas that follow tickets listen (wallet passes: domains/wallet/signals.py, to both; pending
+transfers and upgrades of a ticket no longer valid: domains/transfers and domains/upgrades)."""
 
 from __future__ import annotations
 

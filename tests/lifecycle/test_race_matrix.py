@@ -400,11 +400,33 @@ def test_transfer_offer_racing_a_refund(ticket_of, make_user, gateway):
         assert offered[0] == "ok" or offered == ("error", "TICKET_NOT_VALID"), offered
         ticket.refresh_from_db()
         assert ticket.status == Ticket.Status.REFUNDED and ticket.holder_id == holder.pk
-        # An offer that got in first cannot be accepted any more: the ticket stays refunded.
+        # An offer that got in first ended with the ticket and cannot be accepted: the ticket
+        # stays refunded.
         if offered[0] == "ok":
+            assert Transfer.objects.get(pk=offered[1].transfer.pk).status == Transfer.Status.CANCELLED
             with pytest.raises(DomainError) as exc:
                 transfers.transfer_accept(recipient=friend, token=offered[1].token)
-            assert str(exc.value.code) == "TICKET_NOT_VALID"
+            assert str(exc.value.code) == "TRANSFER_NOT_PENDING"
+
+
+
+def test_upgrade_request_racing_a_refund_leaves_no_unit_held(ticket_of, make_user, make_type, gateway):
+    """Whichever comes first, no pending upgrade of the refunded ticket keeps a unit of the
+    target type held: a request that got in first is closed by the refund, one that comes
+    after is refused."""
+    weekend = make_type(name="Weekend", tier_rank=20, price_amount=8000, capacity=ROUNDS)
+    staff = make_user("staff")
+    outcomes = set()
+    for _ in range(ROUNDS):
+        holder, ticket = ticket_of()
+        refunded, requested = run_together([_refund(staff, ticket.order_line.order), _request(holder, ticket, weekend)])
+        assert refunded[0] == "ok", refunded
+        assert requested[0] == "ok" or requested == ("error", "TICKET_NOT_VALID"), requested
+        outcomes.add(requested[0])
+        assert not Upgrade.objects.filter(ticket=ticket, status=Upgrade.Status.PENDING).exists()
+        _within_capacity(weekend)
+    weekend.refresh_from_db()
+    assert weekend.held_count == 0, outcomes
 
 
 def test_manual_admission_racing_a_camera_scan_admits_once(ticket_of, make_user, gate):

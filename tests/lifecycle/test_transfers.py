@@ -191,7 +191,10 @@ def test_refunded_ticket_cannot_be_transferred_and_pending_transfer_dies(setup, 
     from domains.tickets.services import tickets_void
 
     tickets_void(tickets=[ticket], reason="test")
-    assert [e["code"] for e in recipient.execute(ACCEPT, {"k": token}).payload("acceptTransfer")["errors"]] == ["TICKET_NOT_VALID"]
-    Transfer.objects.update(status="cancelled")
+    # The offer ends with the ticket: neither side keeps a pending offer nobody can accept.
+    assert Transfer.objects.get().status == "cancelled"
+    assert [t["status"] for t in sender.execute(MINE).data["myTransfers"]] == ["CANCELLED"]
+    assert [e["code"] for e in recipient.execute(ACCEPT, {"k": token}).payload("acceptTransfer")["errors"]] == ["TRANSFER_NOT_PENDING"]
+    assert AuditEntry.objects.filter(ticket=ticket, action="transfer.cancelled", actor=None).exists()
     codes = [e["code"] for e in sender.execute(CREATE, {"t": str(ticket.public_id), "e": recipient.user.email}).payload("createTransfer")["errors"]]
     assert codes == ["TICKET_NOT_VALID"]

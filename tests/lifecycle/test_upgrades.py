@@ -97,6 +97,34 @@ def test_failed_payment_releases_the_hold(holder, tiers, gateway, webhook_secret
     assert Upgrade.objects.get().status == "failed"
 
 
+
+def test_refunding_the_ticket_ends_its_pending_upgrade_and_frees_the_unit(holder, tiers, gateway, webhook_secret, make_user):
+    """The VIP unit held for a pending upgrade goes back to sale when the ticket is refunded,
+    not when the hold would have run out; a payment that still arrives is recorded for staff
+    to refund, and changes no ticket."""
+    from domains.orders.refunds import order_refund
+
+    client, ticket = holder
+    vip = tiers[2]  # capacity 1
+    out = client.execute(REQUEST, {"t": str(ticket.public_id), "to": str(vip.public_id)}).payload("requestUpgrade")
+    assert out["errors"] == []
+    vip.refresh_from_db()
+    assert vip.held_count == 1
+
+    order_refund(staff=make_user("staff"), order_public_id=ticket.order_line.order.public_id, reason="asked")
+    vip.refresh_from_db()
+    up = Upgrade.objects.get()
+    assert (up.status, up.holds_capacity, vip.held_count) == ("expired", False, 0)
+
+    info = gateway.succeed(out["upgrade"]["paymentIntentId"])
+    assert post_webhook(event_body("payment_intent.succeeded", pi_object(info))).status_code == 200
+    up.refresh_from_db()
+    ticket.refresh_from_db()
+    assert up.status == "needs_attention" and ticket.ticket_type_id == tiers[0].pk and ticket.status == "refunded"
+    vip.refresh_from_db()
+    assert (vip.sold_count, vip.held_count) == (0, 0)
+
+
 def test_upgrade_errors(holder, tiers, as_user, gateway, festival):
     client, ticket = holder
     day, weekend, vip, other_day = tiers
