@@ -94,9 +94,16 @@ def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity:
     tt = TicketType.objects.select_related("festival").filter(public_id=ticket_type_public_id).first()
     if tt is None:
         raise DomainError(TicketErrorCode.TICKET_TYPE_NOT_FOUND, "Unknown ticket type.", "ticketTypeId")
+    from_allowance = tt.comp_allowance is not None
+    if not from_allowance:
+        # Expired checkout holds may still be counted: return this type's to sale first, as a
+        # checkout that falls short does (a comp would otherwise be SOLD_OUT until the periodic
+        # job ran). Done before our transaction, with nothing of ours held (the lock order).
+        from domains.orders.services import holds_release_expired
+
+        holds_release_expired(ticket_type_id=tt.pk)
     with transaction.atomic():
         user, created = _recipient(address)
-        from_allowance = tt.comp_allowance is not None
         if from_allowance:
             if not inventory.comp_take(tt.pk, quantity):
                 raise DomainError(E.COMP_ALLOWANCE_EXHAUSTED, f"Not enough {tt.name} comps left in its allowance.", "quantity")

@@ -57,6 +57,25 @@ def test_comps_never_land_in_an_account_that_has_not_proved_its_address(as_user,
     assert counters(tt) == (3, 0, 0)  # no allowance: comps take sellable capacity
 
 
+
+def test_a_comp_from_capacity_takes_a_unit_an_expired_checkout_still_held(as_user, make_type, make_user, gateway):
+    """The last unit sits in a checkout hold that ran out, not yet released by the periodic
+    job: the comp releases it and takes the unit, as a checkout would (it was SOLD_OUT)."""
+    import datetime as dt
+
+    from domains.orders import services as orders
+    from domains.orders.models import Order
+
+    staff = as_user("staff")
+    tt = make_type(name="Weekend", capacity=1)
+    held = orders.checkout_create(buyer=make_user(), lines=[orders.CheckoutLine(tt.public_id, 1)]).order
+    assert comp(staff, tt, 1)["errors"] == [{"code": "SOLD_OUT", "field": "quantity"}]  # the hold is live
+    Order.objects.filter(pk=held.pk).update(expires_at=held.expires_at - dt.timedelta(days=1))
+    assert comp(staff, tt, 1)["errors"] == []
+    held.refresh_from_db()
+    assert held.status == Order.Status.EXPIRED and counters(tt) == (1, 0, 0)
+
+
 def test_comps_draw_from_the_allowance_not_from_sellable_capacity(as_user, make_type, gql):
     staff = as_user("staff")
     tt = make_type(name="Weekend", capacity=2, comp_allowance=3)
