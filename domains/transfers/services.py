@@ -94,30 +94,29 @@ def _expire_stale(ticket_id: int, at) -> None:
     Transfer.objects.filter(pk__in=list(stale.values_list("pk", flat=True))).update(status=Transfer.Status.EXPIRED)
 
 
-
 def transfers_close_for_voided(*, ticket_ids: list[int]) -> int:
     """Cancel the pending offers of these tickets that are no longer valid (refunded or
     voided), so neither side keeps seeing an offer nobody can accept; the number cancelled.
 
-    Called in the voiding transaction, which holds the tickets: an offer someone holds locked
-    (an accept waiting for the ticket, which it will then find invalid) is skipped rather than
-    waited for, against the lock order (transfer row, then ticket row)."""
-    pending = list(
-        Transfer.objects.select_for_update(of=("self",), skip_locked=True)
-        .filter(ticket_id__in=ticket_ids, status=Transfer.Status.PENDING)
-        .exclude(ticket__status=Ticket.Status.VALID)
-        .select_related("ticket")
-    )
-    at = now()
-    for transfer in pending:
-        transfer.status = Transfer.Status.CANCELLED
-        transfer.cancelled_at = at
-        transfer.save(update_fields=["status", "cancelled_at"])
-        audit_record(
-            action="transfer.cancelled", ticket=transfer.ticket,
-            data={"transfer_id": str(transfer.public_id), "why": "ticket no longer valid"},
+    Called once the void has committed (domains/transfers/signals.py). An offer someone holds
+    locked (an accept, which will find the ticket invalid) is skipped rather than waited for."""
+    with transaction.atomic():
+        pending = list(
+            Transfer.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(ticket_id__in=ticket_ids, status=Transfer.Status.PENDING)
+            .exclude(ticket__status=Ticket.Status.VALID)
+            .select_related("ticket")
         )
-    return len(pending)
+        at = now()
+        for transfer in pending:
+            transfer.status = Transfer.Status.CANCELLED
+            transfer.cancelled_at = at
+            transfer.save(update_fields=["status", "cancelled_at"])
+            audit_record(
+                action="transfer.cancelled", ticket=transfer.ticket,
+                data={"transfer_id": str(transfer.public_id), "why": "ticket no longer valid"},
+            )
+        return len(pending)
 
 
 def transfer_create(*, sender, ticket_public_id: uuid.UUID, to_email: str) -> CreatedTransfer:

@@ -89,26 +89,25 @@ def _close(up: Upgrade, status: str, note: str = "") -> None:
     up.save(update_fields=["status", "holds_capacity", "note"])
 
 
-
 def upgrades_close_for_voided(*, ticket_ids: list[int]) -> int:
     """Close the pending upgrades of these tickets that are no longer valid (refunded or
     voided) and give their held unit of the target type back to sale at once, instead of
     when the hold would have run out; the number closed. A payment that still arrives for one
     is recorded for staff to refund, as for any upgrade paid for an invalid ticket.
 
-    Called in the voiding transaction, which holds the tickets: an upgrade someone holds locked
-    (being applied or refunded, and waiting for the ticket) is skipped rather than waited for,
-    against the lock order (upgrade row, then ticket row); its apply finds the ticket invalid
-    and closes it itself."""
-    pending = list(
-        Upgrade.objects.select_for_update(of=("self",), skip_locked=True)
-        .filter(ticket_id__in=ticket_ids, status=Upgrade.Status.PENDING)
-        .exclude(ticket__status=Ticket.Status.VALID)
-        .order_by("pk")
-    )
-    for up in pending:
-        _close(up, Upgrade.Status.EXPIRED, "ticket no longer valid")
-    return len(pending)
+    Called once the void has committed (domains/upgrades/signals.py). An upgrade someone holds
+    locked (being applied or refunded) is skipped rather than waited for: its apply finds the
+    ticket invalid and closes it itself."""
+    with transaction.atomic():
+        pending = list(
+            Upgrade.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(ticket_id__in=ticket_ids, status=Upgrade.Status.PENDING)
+            .exclude(ticket__status=Ticket.Status.VALID)
+            .order_by("to_type_id", "pk")  # the target types' counters by id: the lock order
+        )
+        for up in pending:
+            _close(up, Upgrade.Status.EXPIRED, "ticket no longer valid")
+        return len(pending)
 
 
 def _target(ticket: Ticket, to_type_public_id: uuid.UUID) -> TicketType:

@@ -98,7 +98,9 @@ def test_failed_payment_releases_the_hold(holder, tiers, gateway, webhook_secret
 
 
 
-def test_refunding_the_ticket_ends_its_pending_upgrade_and_frees_the_unit(holder, tiers, gateway, webhook_secret, make_user):
+def test_refunding_the_ticket_ends_its_pending_upgrade_and_frees_the_unit(
+    holder, tiers, gateway, webhook_secret, make_user, django_capture_on_commit_callbacks
+):
     """The VIP unit held for a pending upgrade goes back to sale when the ticket is refunded,
     not when the hold would have run out; a payment that still arrives is recorded for staff
     to refund, and changes no ticket."""
@@ -111,7 +113,8 @@ def test_refunding_the_ticket_ends_its_pending_upgrade_and_frees_the_unit(holder
     vip.refresh_from_db()
     assert vip.held_count == 1
 
-    order_refund(staff=make_user("staff"), order_public_id=ticket.order_line.order.public_id, reason="asked")
+    with django_capture_on_commit_callbacks(execute=True):  # the refund's commit
+        order_refund(staff=make_user("staff"), order_public_id=ticket.order_line.order.public_id, reason="asked")
     vip.refresh_from_db()
     up = Upgrade.objects.get()
     assert (up.status, up.holds_capacity, vip.held_count) == ("expired", False, 0)
