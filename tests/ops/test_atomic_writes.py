@@ -901,14 +901,9 @@ def wallet(settings, _wallet_dev_dir, make_type, make_user):
     a valid ticket holding an Apple and a Google pass."""
     from domains.tickets.models import Ticket
     from domains.wallet.services import wallet_pass_create_apple, wallet_pass_create_google
+    from tests.support.wallet import use_dev_wallet
 
-    settings.WALLET_DEV_DIR = _wallet_dev_dir
-    settings.WALLET_DEV_CREDENTIALS = True
-    for name in ("APPLE_PASS_CERTIFICATE", "APPLE_PASS_KEY", "APPLE_WWDR_CERTIFICATE", "GOOGLE_WALLET_ISSUER_ID",
-                 "GOOGLE_WALLET_SERVICE_ACCOUNT"):
-        setattr(settings, name, "")
-    settings.WALLET_APNS_TRANSPORT = "tests.wallet.transports.recording_apns"
-    settings.WALLET_GOOGLE_TRANSPORT = "tests.wallet.transports.recording_google"
+    use_dev_wallet(settings, _wallet_dev_dir)
     tt = make_type(capacity=500)
 
     def make_ticket(holder):

@@ -31,6 +31,7 @@ from domains.notifications.services import email_enqueue
 from domains.tickets.models import Ticket
 from tests.lifecycle.conftest import gateway, paid_order  # noqa: F401  (fixtures)
 from tests.sales.conftest import festival, make_type  # noqa: F401  (fixtures)
+from tests.support.jobs import capture_enqueued, deliver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
@@ -42,20 +43,7 @@ class InjectedFault(DatabaseError):
 @pytest.fixture
 def queue(monkeypatch):
     """The Dramatiq messages enqueued so far, in order (none reaches a worker)."""
-    broker = dramatiq.get_broker()
-    messages: list[dramatiq.Message] = []
-
-    def enqueue(message, *, delay=None):
-        messages.append(message)
-        return message
-
-    monkeypatch.setattr(broker, "enqueue", enqueue)
-    return messages
-
-
-def deliver(message: dramatiq.Message):
-    """One delivery of `message`, as a worker runs it."""
-    return dramatiq.get_broker().get_actor(message.actor_name)(*message.args, **message.kwargs)
+    return capture_enqueued(monkeypatch)
 
 
 def take(queue: list, actor_name: str) -> list[dramatiq.Message]:

@@ -9,6 +9,7 @@ import zipfile
 
 import pytest
 
+from tests.support.wallet import use_dev_wallet
 from tests.wallet import transports
 
 
@@ -19,13 +20,7 @@ def wallet_dev_dir(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _wallet_settings(settings, wallet_dev_dir):
-    settings.WALLET_DEV_DIR = wallet_dev_dir
-    settings.WALLET_DEV_CREDENTIALS = True
-    for name in ("APPLE_PASS_CERTIFICATE", "APPLE_PASS_KEY", "APPLE_WWDR_CERTIFICATE", "GOOGLE_WALLET_ISSUER_ID",
-                 "GOOGLE_WALLET_SERVICE_ACCOUNT"):
-        setattr(settings, name, "")
-    settings.WALLET_APNS_TRANSPORT = "tests.wallet.transports.recording_apns"
-    settings.WALLET_GOOGLE_TRANSPORT = "tests.wallet.transports.recording_google"
+    use_dev_wallet(settings, wallet_dev_dir)
     transports.reset()
     yield
     transports.reset()

@@ -12,7 +12,6 @@ away after the job was queued. A delivery is the actor called with the message's
 
 from __future__ import annotations
 
-import dramatiq
 import pytest
 from django.db import transaction
 
@@ -22,6 +21,7 @@ from domains.wallet.models import PassKitDeviceRegistration, WalletPass
 from domains.wallet.push import PushFailed
 from domains.wallet.services import wallet_pass_create_apple, wallet_pass_create_google
 from tests.support.graphql import GraphQLClient
+from tests.support.jobs import capture_enqueued, deliver
 from tests.wallet import transports
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -32,19 +32,7 @@ TOKENS = {"gone": "0a" * 32, "busy": "0b" * 32, "ok": "0c" * 32}
 @pytest.fixture
 def queue(monkeypatch):
     """The push messages enqueued (on commit), not delivered."""
-    broker = dramatiq.get_broker()
-    messages: list[dramatiq.Message] = []
-
-    def enqueue(message, *, delay=None):
-        messages.append(message)
-        return message
-
-    monkeypatch.setattr(broker, "enqueue", enqueue)
-    return messages
-
-
-def deliver(message: dramatiq.Message):
-    return dramatiq.get_broker().get_actor(message.actor_name)(*message.args, **message.kwargs)
+    return capture_enqueued(monkeypatch)
 
 
 def _register(wallet_pass: WalletPass, device: str, token: str) -> None:
