@@ -117,7 +117,8 @@ def _decode(raw: str) -> tuple[AccessClaims, int]:
         raise InvalidAccessToken("expired") from None
     except jwt.PyJWTError:
         raise InvalidAccessToken("invalid") from None
-    if claims.get("typ") != ACCESS_TYPE or not isinstance(claims.get("ver"), int):
+    # `ver` is compared with ==, and True == 1 in Python: a JSON true is not a version.
+    if claims.get("typ") != ACCESS_TYPE or type(claims.get("ver")) is not int:
         raise InvalidAccessToken("invalid")
     try:
         return AccessClaims(uuid.UUID(claims["sub"]), uuid.UUID(claims["sid"]), claims["ver"]), int(claims["exp"])

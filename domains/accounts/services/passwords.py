@@ -29,13 +29,23 @@ def _revoke_all_sessions(user: User, reason: str) -> None:
     user.refresh_from_db(fields=["token_version"])
 
 
+def _spend_reset_links(user: User) -> None:
+    """Every reset link of `user` not used yet stops working: they were sent for a password
+    that is no longer the one set."""
+    OneTimeToken.objects.filter(user=user, purpose=OneTimeToken.Purpose.PASSWORD_RESET, used_at__isnull=True).update(
+        used_at=now()
+    )
+
+
 def password_change(
     *, user: User, current_password: str, new_password: str, client_ip: str, user_agent: str = ""
 ) -> TokenPair:
     """Change the password after checking the current one.
 
     Every session, this one included, is revoked; the caller gets a fresh token pair, so a
-    thief holding an old token is out and the person changing it stays in.
+    thief holding an old token is out and the person changing it stays in. Reset links not
+    used yet are spent too: a link asked for before the change (perhaps by whoever read the
+    mailbox, the reason for the change) must not set another password afterwards.
     """
     password_confirm(user=user, password=current_password, client_ip=client_ip, field="currentPassword",
                      message="Current password is wrong.")
@@ -43,6 +53,7 @@ def password_change(
     with transaction.atomic():
         user.set_password(new_password)
         user.save(update_fields=["password"])
+        _spend_reset_links(user)
         _revoke_all_sessions(user, "password_change")
         return session_start(user=user, user_agent=user_agent)
 
@@ -124,5 +135,5 @@ def password_reset(*, token: str, new_password: str) -> None:
         if user.email_verified_at is None:
             user.email_verified_at = now()  # they proved they read this inbox
         user.save(update_fields=["password", "email_verified_at"])
-        OneTimeToken.objects.filter(user=user, purpose=spent.purpose, used_at__isnull=True).update(used_at=now())
+        _spend_reset_links(user)
         _revoke_all_sessions(user, "password_reset")
