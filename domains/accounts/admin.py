@@ -1,12 +1,24 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 
 from domains.accounts.models import AuthSession, User
-from domains.accounts.services import user_set_role
+from domains.accounts.services import password_set_by_staff, user_set_role
+
+
+class StaffPasswordForm(AdminPasswordChangeForm):
+    """The admin's "change password" page, through `password_set_by_staff`: Django's own form
+    only saved the new password, and the old password's sessions and reset links stayed live."""
+
+    def save(self, commit=True):
+        usable = self.cleaned_data.get("set_usable_password", True)
+        password_set_by_staff(user=self.user, new_password=self.cleaned_data["password1"] if usable else None)
+        return self.user
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    change_password_form = StaffPasswordForm
     ordering = ("email",)
     list_display = ("email", "full_name", "role", "is_active", "date_joined")
     list_filter = ("role", "is_active")

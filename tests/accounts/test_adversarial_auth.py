@@ -338,6 +338,35 @@ def test_a_reset_link_sent_before_a_password_change_no_longer_works(gql, make_us
     assert AuthSession.objects.filter(user=user, revoked_at__isnull=True).count() == 1  # the changer's new session
 
 
+
+@pytest.mark.parametrize("usable", [True, False], ids=["new-password", "password-sign-in-disabled"])
+def test_a_password_set_in_the_admin_locks_out_the_old_password_s_holders(gql, make_user, usable):
+    """Staff answering "my account was taken over" set a new password (or disable password
+    sign-in) on the admin's page: the taker's access token, refresh token and reset link stop
+    working there and then. Django's own form only saved the password."""
+    from django.test import Client
+
+    user = make_user(email="taken@example.test")
+    pair = session_start(user=user)
+    _one_time(user, OneTimeToken.Purpose.PASSWORD_RESET, "takers-link")
+    admin = Client()
+    admin.force_login(make_user("admin", is_staff=True, is_superuser=True))
+    form = {"password1": "staff-chosen-passphrase-9", "password2": "staff-chosen-passphrase-9", "usable_password": "true"}
+    if not usable:
+        form = {"usable_password": "false", "unset-password": "1"}  # the page's "disable" button
+    page = admin.post(f"/admin/accounts/user/{user.pk}/password/", form)
+    assert page.status_code == 302, page.content[:500]
+
+    user.refresh_from_db()
+    assert user.has_usable_password() == usable and (not usable or user.check_password("staff-chosen-passphrase-9"))
+    assert GraphQLClient().authenticate(pair.access_token).execute(ME).errors  # the access token is dead
+    refreshed = gql.execute(REFRESH, {"token": pair.refresh_token})
+    assert refreshed.error_codes("refreshToken") == ["INVALID_TOKEN"]
+    answer = gql.execute(RESET_PASSWORD, {"token": "takers-link", "new": "the-attackers-passphrase-1"})
+    assert answer.error_codes("resetPassword") == ["INVALID_TOKEN"]
+    assert not AuthSession.objects.filter(user=user, revoked_at__isnull=True).exists()
+
+
 # --- login timing: a known address and an unknown one ---------------------------------------
 
 

@@ -58,6 +58,21 @@ def password_change(
         return session_start(user=user, user_agent=user_agent)
 
 
+
+def password_set_by_staff(*, user: User, new_password: str | None) -> None:
+    """Staff set a user's password, or disable password sign-in with None (the admin's
+    "change password" page). As when the user changes it: every session is revoked and unused
+    reset links are spent, so staff locking out whoever took an account over lock them out."""
+    with transaction.atomic():
+        if new_password is None:
+            user.set_unusable_password()
+        else:
+            user.set_password(new_password)
+        user.save(update_fields=["password"])
+        _spend_reset_links(user)
+        _revoke_all_sessions(user, "password_set_by_staff")
+
+
 def password_reset_request(*, email: str) -> None:
     """Queue a reset email for ``email``, whether or not it has an account.
 
