@@ -6,7 +6,12 @@ from domains.accounts.services.authentication import (
     session_logout,
     session_refresh,
 )
-from domains.accounts.services.passwords import password_change, password_reset, password_reset_request, password_set_by_staff
+from domains.accounts.services.passwords import (
+    password_change,
+    password_reset,
+    password_reset_request,
+    password_set_by_staff,
+)
 from domains.accounts.services.profile import user_set_role, user_update_profile
 from domains.accounts.services.registration import user_register, user_verify_email
 
