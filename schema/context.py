@@ -90,19 +90,31 @@ def require_viewer(info: Info) -> Viewer:
 
 
 def client_ip(info_or_request) -> str:
-    """The socket peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy."""
+    """The socket peer, or the first untrusted hop of X-Forwarded-For behind a trusted proxy;
+    over HTTP (a request) and over a WebSocket (the ASGI scope of its connection) alike."""
     request = info_or_request
     if isinstance(info_or_request, Info):
         context = info_or_request.context
         request = context.request if isinstance(context, FestivalContext) else None
         if request is None:
             scope = getattr(context.get("request"), "scope", {}) if isinstance(context, dict) else {}
-            return (scope.get("client") or ["unknown"])[0]
-    peer = request.META.get("REMOTE_ADDR", "") or "unknown"
+            return client_ip_of_scope(scope)
+    return _behind_proxies(request.META.get("REMOTE_ADDR", ""), request.META.get("HTTP_X_FORWARDED_FOR", ""))
+
+
+def client_ip_of_scope(scope: dict) -> str:
+    """`client_ip` of an ASGI connection: behind the proxy every WebSocket's peer is the proxy,
+    and all of them would share one address's limits."""
+    forwarded = b",".join(value for name, value in scope.get("headers", ()) if name.lower() == b"x-forwarded-for")
+    return _behind_proxies((scope.get("client") or [""])[0], forwarded.decode("latin-1"))
+
+
+def _behind_proxies(peer: str, forwarded_for: str) -> str:
+    peer = peer or "unknown"
     trusted = settings.TRUSTED_PROXIES
     if not trusted or not _in_networks(peer, trusted):
         return peer
-    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
         if not _in_networks(hop, trusted):
             return hop

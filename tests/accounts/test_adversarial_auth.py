@@ -684,3 +684,21 @@ def test_the_growing_login_delay_per_address_is_not_escaped_by_a_forwarded_heade
     for n in range(3):
         assert _login_codes(f"u{n}@example.test", f"203.0.113.{n}") == ["INVALID_CREDENTIALS"]
     assert _login_codes("fresh@example.test", "192.0.2.55") == ["RATE_LIMITED"]
+
+
+def test_a_websocket_behind_a_trusted_proxy_is_the_client_the_proxy_saw(settings):
+    """Over a WebSocket the address comes from the connection's ASGI scope, by the same rule as
+    over HTTP: behind the proxy, the hop it appended (every socket's peer is the proxy, so all
+    dashboards would otherwise share one address's limits); without a trusted proxy, the peer."""
+    from schema.context import client_ip_of_scope
+
+    def scope(peer, *forwarded):
+        return {"client": [peer, 50000], "headers": [(b"x-forwarded-for", f.encode()) for f in forwarded]}
+
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    assert client_ip_of_scope(scope("10.0.0.2", "198.51.100.1, 203.0.113.7")) == "203.0.113.7"
+    assert client_ip_of_scope(scope("10.0.0.2", "203.0.113.7, 10.0.0.9")) == "203.0.113.7"  # two proxies
+    assert client_ip_of_scope(scope("203.0.113.50", "198.51.100.1")) == "203.0.113.50"  # not from the proxy
+    assert client_ip_of_scope({"headers": []}) == "unknown"
+    settings.TRUSTED_PROXIES = []
+    assert client_ip_of_scope(scope("10.0.0.2", "203.0.113.7")) == "10.0.0.2"
