@@ -28,7 +28,6 @@ from domains.accounts.services.authentication import session_start
 from domains.accounts.tokens import hash_secret, jwt_key
 from domains.common.clock import now
 from tests.conftest import PASSWORD
-from tests.scanning.conftest import server, setup  # noqa: F401 - fixtures of the WebSocket tests
 from tests.support.accounts import CHANGE_PASSWORD, ME, NEW_PASSWORD, REFRESH, RESET_PASSWORD, VERIFY_EMAIL
 from tests.support.graphql import GraphQLClient
 
