@@ -16,6 +16,12 @@ PUBLIC_STATUSES = [Festival.Status.ANNOUNCED, Festival.Status.ON_SALE, Festival.
 SELLING_STATUSES = [Festival.Status.ON_SALE, Festival.Status.LIVE]
 
 
+def organiser_email(festival: Festival | None) -> str:
+    """Where messages for the organisers go (contact messages, dispute alerts): the festival's
+    contact address, else ORGANISER_EMAIL."""
+    return (festival.contact_email if festival else "") or settings.ORGANISER_EMAIL
+
+
 def festival_get(slug: str | None = None) -> Festival | None:
     """The festival by slug, or the current one; drafts are never public."""
     qs = Festival.objects.filter(status__in=PUBLIC_STATUSES)

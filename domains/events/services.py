@@ -9,6 +9,7 @@ from domains.accounts.services.validation import check_email, check_text
 from domains.common import ratelimit
 from domains.common.errors import CommonErrorCode, DomainError
 from domains.events.models import ContactMessage, Festival
+from domains.events.selectors import organiser_email
 from domains.notifications.services import email_enqueue
 
 
@@ -31,10 +32,9 @@ def contact_form_submit(
         contact = ContactMessage.objects.create(
             festival=festival, name=name, email=email, subject=subject, message=message
         )
-        organiser = (festival.contact_email if festival else "") or settings.ORGANISER_EMAIL
         email_enqueue(
             key=f"contact:{contact.public_id}",
-            to_email=organiser,
+            to_email=organiser_email(festival),
             template="contact_message",
             context={"contact_id": str(contact.public_id), "name": name, "email": email, "subject": subject, "message": message},
         )

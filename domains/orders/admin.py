@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from domains.orders.models import InventoryHold, Order, OrderLine, OrderStatusChange, Payment, Refund, WebhookEvent
+from domains.orders.models import (
+    Dispute,
+    InventoryHold,
+    Order,
+    OrderLine,
+    OrderStatusChange,
+    Payment,
+    Refund,
+    WebhookEvent,
+)
 
 
 class LineInline(admin.TabularInline):
@@ -35,6 +44,16 @@ class WebhookEventAdmin(admin.ModelAdmin):
     list_display = ("stripe_event_id", "type", "outcome", "note", "order", "received_at")
     list_filter = ("outcome", "type")
     search_fields = ("stripe_event_id",)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(admin.ModelAdmin):
+    """Stripe disputes (domains/orders/disputes.py); open ones are filtered by status."""
+
+    list_display = ("stripe_dispute_id", "status", "order", "upgrade", "amount", "currency", "reason", "evidence_due_by", "recorded_at")
+    list_filter = ("status", "reason")
+    search_fields = ("stripe_dispute_id", "payment_intent_id", "order__number")
+    raw_id_fields = ("order", "upgrade", "refund")
 
 
 admin.site.register(InventoryHold)

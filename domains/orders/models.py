@@ -3,6 +3,7 @@
 State machine of an order (transitions only in domains/orders/services.py, order row locked):
 
     pending --(payment succeeded)--> paid --(refund of part)--> partially_refunded --> refunded
+       |                                 `--(dispute lost: booked as a refund, disputes.py)--^
        |--(payment failed)--> failed
        |--(hold expired / abandoned)--> expired
        `--(paid after expiry and capacity gone)--> needs_attention (staff refund)
@@ -228,3 +229,63 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_event_id} ({self.outcome})"
+
+
+class Dispute(models.Model):
+    """A Stripe dispute (a chargeback, or an inquiry that may become one) of an order's payment
+    or of an upgrade's price difference, recorded from the ``charge.dispute.*`` events by
+    domains/orders/disputes.py, which states what each status does to the order.
+
+    `order` is the order whose staff view shows the dispute: the disputed order, or for an
+    upgrade's payment (`upgrade` set) the order of the upgraded ticket (null for a ticket sold
+    by no order). So the staff desk finds every dispute of an order through one column.
+    """
+
+    class Status(models.TextChoices):
+        # Stripe's dispute statuses. warning_*: an inquiry, no money withdrawn yet.
+        WARNING_NEEDS_RESPONSE = "warning_needs_response"
+        WARNING_UNDER_REVIEW = "warning_under_review"
+        WARNING_CLOSED = "warning_closed"
+        NEEDS_RESPONSE = "needs_response"
+        UNDER_REVIEW = "under_review"
+        WON = "won"
+        LOST = "lost"
+        PREVENTED = "prevented"
+
+    OPEN_STATUSES = (Status.WARNING_NEEDS_RESPONSE, Status.WARNING_UNDER_REVIEW, Status.NEEDS_RESPONSE, Status.UNDER_REVIEW)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    stripe_dispute_id = models.CharField(max_length=255, unique=True)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, null=True, blank=True, related_name="disputes")
+    upgrade = models.ForeignKey("upgrades.Upgrade", on_delete=models.CASCADE, null=True, blank=True, related_name="disputes")
+    # The disputed PaymentIntent (the order's, a second payment of it, or the upgrade's).
+    payment_intent_id = models.CharField(max_length=255)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    # Stripe's reason code: fraudulent, product_not_received, duplicate, general, ...
+    reason = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=32, choices=Status.choices)
+    # Staff must submit evidence in Stripe's dashboard before this (null: none asked).
+    evidence_due_by = models.DateTimeField(null=True, blank=True)
+    # When the cardholder's bank opened it (Stripe's `created`), and when we learnt it closed.
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # A lost dispute of the order's payment: the money booked like a refund (domains/orders/disputes.py).
+    refund = models.OneToOneField(Refund, on_delete=models.SET_NULL, null=True, blank=True, related_name="dispute")
+    recorded_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["recorded_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(order__isnull=False) | models.Q(upgrade__isnull=False), name="dispute_of_an_order_or_upgrade"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Dispute {self.stripe_dispute_id} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN_STATUSES

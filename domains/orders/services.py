@@ -676,12 +676,16 @@ class RefundFact:
     staff_sequence: int | None = None  # from our `staff_refund` metadata (domains/orders/refunds.py)
 
 
-def order_record_refunds(*, order_id: int, payment_intent_id: str, refunds: list[RefundFact], amount_refunded: int, source: str, actor=None) -> str:
+def order_record_refunds(
+    *, order_id: int, payment_intent_id: str, refunds: list[RefundFact], amount_refunded: int, source: str, actor=None,
+    void_reason: str = "refunded",
+) -> str:
     """Record refunds Stripe made (once each, by refund id) and void the refunded tickets.
 
     Tickets named in the refund's metadata (`ticket_ids`, as staff refunds will set) are
     voided; without names, a refund that covers the whole order voids every ticket. A refund
-    of a second (duplicate) payment is recorded but keeps the order and its tickets.
+    of a second (duplicate) payment is recorded but keeps the order and its tickets. A lost
+    dispute is booked here too (domains/orders/disputes.py), with its own `void_reason`.
     """
     with transaction.atomic():
         order = _lock_order(order_id)
@@ -721,7 +725,7 @@ def order_record_refunds(*, order_id: int, payment_intent_id: str, refunds: list
             else:
                 targets = []
             if targets:
-                tickets_void(tickets=targets, status=Ticket.Status.REFUNDED, reason="refunded", refund=refund)
+                tickets_void(tickets=targets, status=Ticket.Status.REFUNDED, reason=void_reason, refund=refund)
         if order.refunded_amount >= order.total_amount:
             _set_status(order, Order.Status.REFUNDED, source=source, actor=actor)
         elif order.status == Order.Status.PAID:

@@ -9,7 +9,8 @@ Search (`q`), each branch backed by an index (plans in tests/lifecycle/test_staf
                                            case-insensitively: pg_trgm GIN indexes on
                                            UPPER(email) and UPPER(full_name) (migration
                                            audit 0002), then orders by buyer (btree)
-Filters: status, ticket type (order lines by ticket type), created date range. Sort:
+Filters: status, ticket type (order lines by ticket type), created date range, disputed (an
+open dispute, or any: the disputes' order ids, a small table). Sort:
 created_at desc/asc, ties broken by public_id; index (created_at, public_id).
 """
 
@@ -24,10 +25,12 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from domains.accounts.models import User
-from domains.orders.models import Order, OrderLine
+from domains.orders.models import Dispute, Order, OrderLine
 from domains.tickets.models import Ticket
 
 ORDER_NUMBER = re.compile(r"^FT-[A-Z0-9]{4}-[A-Z0-9]{4}$")
+# staffOrders' `disputed` filter: which disputes put an order in the list.
+DISPUTED = {"OPEN": Dispute.OPEN_STATUSES, "ANY": None}
 SORTS = {"CREATED_DESC": ("-created_at", "-public_id"), "CREATED_ASC": ("created_at", "public_id")}
 
 
@@ -38,6 +41,7 @@ class StaffOrderFilter:
     ticket_type_id: uuid.UUID | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = None
+    disputed: str | None = None  # a key of DISPUTED
 
 
 def _search(qs: QuerySet[Order], q: str) -> QuerySet[Order]:
@@ -76,6 +80,11 @@ def staff_order_search(f: StaffOrderFilter) -> QuerySet[Order]:
         qs = qs.filter(created_at__gte=f.created_from)
     if f.created_to:
         qs = qs.filter(created_at__lt=f.created_to)
+    if f.disputed:
+        disputes = Dispute.objects.filter(order__isnull=False)
+        if DISPUTED[f.disputed] is not None:
+            disputes = disputes.filter(status__in=DISPUTED[f.disputed])
+        qs = qs.filter(pk__in=disputes.values("order_id"))
     return qs
 
 
@@ -90,3 +99,8 @@ def staff_order_tickets(order: Order) -> list[Ticket]:
     return list(
         Ticket.objects.filter(order_line__order=order).select_related("ticket_type", "holder", "refund").order_by("issued_at", "id")
     )
+
+
+def staff_order_disputes(order: Order) -> list[Dispute]:
+    """The Stripe disputes of the order's payments and of upgrades of its tickets, oldest first."""
+    return list(Dispute.objects.filter(order=order).select_related("upgrade").order_by("recorded_at", "id"))

@@ -8,6 +8,8 @@
    fails rolls the row back too, so Stripe's retry runs it again.
 3. Events we cannot apply (unknown order, amount mismatch, payment after the tickets were
    gone) are stored with outcome `needs_attention` and logged for staff; state is untouched.
+4. Disputes (`charge.dispute.*`, every one carrying the dispute as it stands) go to
+   domains/orders/disputes.py, which says what each status does.
 """
 
 from __future__ import annotations
@@ -29,7 +31,14 @@ from domains.payments.webhooks import verify_webhook
 
 log = logging.getLogger(__name__)
 
-HANDLED = ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded")
+DISPUTE_EVENTS = (
+    "charge.dispute.created",
+    "charge.dispute.updated",
+    "charge.dispute.closed",
+    "charge.dispute.funds_withdrawn",
+    "charge.dispute.funds_reinstated",
+)
+HANDLED = ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded", *DISPUTE_EVENTS)
 
 
 @dataclass
@@ -129,6 +138,9 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
         )
         return (Outcome.PROCESSED if outcome == "failed" else Outcome.IGNORED), outcome, order
 
+    if event_type in DISPUTE_EVENTS:
+        return _dispute_event(obj)
+
     # charge.refunded: the object is a Charge.
     from domains.upgrades.webhooks import upgrade_refund_event
 
@@ -140,14 +152,7 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
     order = _find_order(pi_id, obj.get("metadata") or {})
     if order is None:
         return Outcome.NEEDS_ATTENTION, f"no order for charge {obj.get('id')}", None
-    if order.fulfilled_at is None and pi_id == order.payment_intent_id:
-        # Refund before the success we have not seen yet: ask Stripe, apply the success first.
-        try:
-            pi = payment_gateway.get_gateway().retrieve_payment_intent(pi_id)
-        except PaymentGatewayError:
-            raise  # rolls back; Stripe delivers again later
-        if pi.status == "succeeded":
-            services.order_fulfil(order_id=order.pk, payment=pi, source="webhook")
+    _success_first(order, pi_id)
     refunds_data = ((obj.get("refunds") or {}).get("data")) or []
     facts = []
     for r in refunds_data:  # each a refund with an id and an amount (check_event_shape)
@@ -174,3 +179,57 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
     if outcome == "duplicate_payment_refunded":
         return Outcome.PROCESSED, outcome, order
     return (Outcome.PROCESSED if outcome == "refunded" else Outcome.IGNORED), outcome, order
+
+
+def _success_first(order: Order, pi_id: str | None) -> None:
+    """A refund or dispute before the success we have not seen yet: ask Stripe, and apply the
+    success first, so the tickets it voids exist (the final state is what Stripe says)."""
+    if order.fulfilled_at is None and pi_id == order.payment_intent_id:
+        try:
+            pi = payment_gateway.get_gateway().retrieve_payment_intent(pi_id)
+        except PaymentGatewayError:
+            raise  # rolls back; Stripe delivers again later
+        if pi.status == "succeeded":
+            services.order_fulfil(order_id=order.pk, payment=pi, source="webhook")
+
+
+# dispute_record outcomes -> the event's outcome; what is not here needs staff.
+_DISPUTE_OUTCOMES = {
+    "recorded": WebhookEvent.Outcome.PROCESSED,
+    "updated": WebhookEvent.Outcome.PROCESSED,
+    "closed": WebhookEvent.Outcome.PROCESSED,
+    "unchanged": WebhookEvent.Outcome.IGNORED,
+    "stale": WebhookEvent.Outcome.IGNORED,
+    "already_closed": WebhookEvent.Outcome.IGNORED,
+}
+
+
+def _dispute_event(obj: dict) -> tuple[str, str, Order | None]:
+    """A ``charge.dispute.*`` event: the dispute's PaymentIntent (its own, else its expanded
+    charge's) names an upgrade's payment or an order's (or the charge's `order_id` metadata)."""
+    from domains.orders.disputes import DisputeFact, dispute_record
+    from domains.upgrades.models import Upgrade
+
+    Outcome = WebhookEvent.Outcome
+    fact = DisputeFact.from_stripe(obj)
+    charge = obj.get("charge") if isinstance(obj.get("charge"), dict) else {}
+    if fact.payment_intent_id is None and charge.get("payment_intent"):
+        pi = charge["payment_intent"]
+        fact = fact.with_payment_intent(pi.get("id") if isinstance(pi, dict) else pi)
+    upgrade = Upgrade.objects.filter(payment_intent_id=fact.payment_intent_id).first() if fact.payment_intent_id else None
+    if upgrade is not None:
+        result = dispute_record(fact=fact, upgrade_id=upgrade.pk)
+        order = result.dispute.order if result.dispute else None  # the upgraded ticket's, for the event's row
+    else:
+        order = _find_order(fact.payment_intent_id, charge.get("metadata") or {})
+        if order is None:
+            return Outcome.NEEDS_ATTENTION, f"no order for dispute {fact.stripe_dispute_id} (payment intent {fact.payment_intent_id})", None
+        if fact.payment_intent_id is None:  # found by the charge's metadata: which payment is unknown
+            return Outcome.NEEDS_ATTENTION, f"dispute {fact.stripe_dispute_id} names no payment intent", order
+        _success_first(order, fact.payment_intent_id)
+        result = dispute_record(fact=fact, order_id=order.pk)
+    what = "upgrade dispute" if upgrade is not None else "dispute"
+    note = f"{what} {result.outcome}" + (f" {result.dispute.status}" if result.dispute else f" {fact.status}")
+    if result.attention:
+        return Outcome.NEEDS_ATTENTION, f"{note}: {result.attention}", order
+    return _DISPUTE_OUTCOMES.get(result.outcome, Outcome.NEEDS_ATTENTION), note, order

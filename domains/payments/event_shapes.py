@@ -26,6 +26,7 @@ UNEXPECTED_SHAPE = "unexpected_shape"
 
 MAX_AMOUNT = 2**31 - 1  # our amount columns are PostgreSQL integers
 MAX_LIST_ITEMS = 100  # Stripe embeds at most 100 refunds in a charge's first page
+MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z: a Unix time a datetime can hold
 # Stripe ids are ASCII letters, digits and underscores (pi_3N..., evt_1...); printable ASCII
 # without spaces is allowed here so a test or another Stripe-compatible server's ids pass.
 _STRIPE_ID = re.compile(r"[\x21-\x7e]{1,255}")
@@ -57,6 +58,11 @@ def amount(value: Any, path: str) -> None:
     _require(type(value) is int and 0 <= value <= MAX_AMOUNT, path)
 
 
+def timestamp(value: Any, path: str) -> None:
+    """A Unix time in seconds (Stripe's `created`, `due_by`) that converts to a datetime."""
+    _require(type(value) is int and 0 <= value <= MAX_TIMESTAMP, path)
+
+
 def currency(value: Any, path: str) -> None:
     _require(isinstance(value, str) and _CURRENCY.fullmatch(value) is not None, path)
 
@@ -80,6 +86,18 @@ def expandable_id(value: Any, path: str) -> None:
         stripe_id(value.get("id"), f"{path}.id")
     else:
         stripe_id(value, path)
+
+
+def expandable(object_shape: Check) -> Check:
+    """An expandable field: the id, or the object of `object_shape` (when it is expanded)."""
+
+    def check(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            object_shape(value, path)
+        else:
+            stripe_id(value, path)
+
+    return check
 
 
 def list_of(item: Check) -> Check:
@@ -138,12 +156,32 @@ CHARGE = shape(
     },
 )
 
+# A dispute's charge, when expanded: the dispatcher reads its PaymentIntent and metadata to
+# find the order when the dispute itself names no PaymentIntent.
+DISPUTED_CHARGE = shape(required={"id": stripe_id}, optional={"payment_intent": expandable_id, "metadata": metadata})
+
+DISPUTE = shape(
+    required={"id": stripe_id, "status": text(64), "amount": amount, "currency": currency},
+    optional={
+        "payment_intent": expandable_id,
+        "charge": expandable(DISPUTED_CHARGE),
+        "reason": text(100),
+        "created": timestamp,
+        "evidence_details": shape(optional={"due_by": timestamp}),
+    },
+)
+
 EVENT = shape(required={"id": stripe_id, "type": text(100), "data": shape(required={"object": any_object})})
 
 OBJECT_OF_TYPE: dict[str, Check] = {
     "payment_intent.succeeded": PAYMENT_INTENT,
     "payment_intent.payment_failed": PAYMENT_INTENT,
     "charge.refunded": CHARGE,
+    "charge.dispute.created": DISPUTE,
+    "charge.dispute.updated": DISPUTE,
+    "charge.dispute.closed": DISPUTE,
+    "charge.dispute.funds_withdrawn": DISPUTE,
+    "charge.dispute.funds_reinstated": DISPUTE,
 }
 
 

@@ -6,7 +6,7 @@ from domains.audit.selectors import audit_for_order
 from domains.orders import staff_selectors
 from domains.transfers.selectors import transfers_for_tickets
 from domains.upgrades.selectors import upgrades_for_tickets
-from schema.lifecycle.types import AuditEntryGql, StaffOrderGql, StaffTicketGql, TransferGql, UpgradeGql
+from schema.lifecycle.types import AuditEntryGql, DisputeGql, StaffOrderGql, StaffTicketGql, TransferGql, UpgradeGql
 from schema.orders.types import OrderGql
 from schema.tickets.types import TicketStatus
 
@@ -34,6 +34,7 @@ def staff_order(order, viewer) -> StaffOrderGql:
         ],
         transfers=[TransferGql.from_model(x, viewer) for x in transfers_for_tickets(ids)],
         upgrades=[UpgradeGql.from_model(u) for u in upgrades_for_tickets(ids)],
+        disputes=[DisputeGql.from_model(d) for d in staff_selectors.staff_order_disputes(order)],
         history=[
             AuditEntryGql(
                 at=e.created_at,

@@ -51,6 +51,7 @@ class LifecycleQuery:
                 ticket_type_id=f.ticket_type_id,
                 created_from=f.created_from,
                 created_to=f.created_to,
+                disputed=f.disputed.value if f.disputed else None,
             )
         )
         return paginate(qs, order_by=staff_selectors.SORTS[sort.value], first=first, after=after, to_node=StaffOrderRowGql.from_model)

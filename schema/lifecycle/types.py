@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from domains.orders.models import Order
+from domains.orders.models import Dispute, Order
 from domains.transfers.models import Transfer
 from domains.upgrades.models import Upgrade
 from schema.errors import Error
@@ -15,12 +15,22 @@ from schema.tickets.types import Money, TicketStatus
 
 TransferStatus = strawberry.enum(Enum("TransferStatus", {s.name: s.value for s in Transfer.Status}))
 UpgradeStatus = strawberry.enum(Enum("UpgradeStatus", {s.name: s.value for s in Upgrade.Status}))
+DisputeStatus = strawberry.enum(
+    Enum("DisputeStatus", {s.name: s.value for s in Dispute.Status}),
+    description="Stripe's dispute status. WARNING_*: an inquiry (no money withdrawn yet); closed: WARNING_CLOSED, WON, LOST, PREVENTED.",
+)
 
 
 @strawberry.enum(description="Sort order of staffOrders.")
 class StaffOrderSort(Enum):
     CREATED_DESC = "CREATED_DESC"
     CREATED_ASC = "CREATED_ASC"
+
+
+@strawberry.enum(description="Which orders staffOrders lists by their disputes.")
+class StaffDisputeFilter(Enum):
+    OPEN = "OPEN"  # with a dispute still open: evidence may be due
+    ANY = "ANY"  # with a dispute, open or closed
 
 
 @strawberry.enum(description="Which side of a transfer the viewer is on.")
@@ -102,6 +112,39 @@ class UpgradeGql:
         )
 
 
+@strawberry.type(
+    name="Dispute",
+    description="A Stripe dispute (chargeback or inquiry) of the order's payment or of an upgrade's. The tickets stay valid "
+    "while it is open; lost, the amount is booked as refunded and the order's tickets are voided (an upgrade's: nothing changes, staff decide).",
+)
+class DisputeGql:
+    id: uuid.UUID
+    stripe_dispute_id: str
+    status: DisputeStatus
+    is_open: bool
+    amount: Money
+    reason: str = strawberry.field(description="Stripe's reason code: fraudulent, product_not_received, duplicate, general, ...")
+    evidence_due_by: dt.datetime | None = strawberry.field(description="Submit evidence in Stripe's dashboard before this.")
+    opened_at: dt.datetime | None = strawberry.field(description="When the cardholder's bank opened it (Stripe).")
+    closed_at: dt.datetime | None = strawberry.field(description="When we learnt that it closed.")
+    upgrade_id: uuid.UUID | None = strawberry.field(description="Set when the disputed payment was an upgrade's price difference.")
+
+    @classmethod
+    def from_model(cls, d: Dispute) -> DisputeGql:
+        return cls(
+            id=d.public_id,
+            stripe_dispute_id=d.stripe_dispute_id,
+            status=DisputeStatus(d.status),
+            is_open=d.is_open,
+            amount=Money(amount=d.amount, currency=d.currency),
+            reason=d.reason,
+            evidence_due_by=d.evidence_due_by,
+            opened_at=d.opened_at,
+            closed_at=d.closed_at,
+            upgrade_id=d.upgrade.public_id if d.upgrade_id else None,
+        )
+
+
 @strawberry.type(name="AuditEntry")
 class AuditEntryGql:
     at: dt.datetime
@@ -161,6 +204,7 @@ class StaffOrderGql:
     tickets: list[StaffTicketGql] = strawberry.field(description="With their current holders.")
     transfers: list[TransferGql]
     upgrades: list[UpgradeGql]
+    disputes: list[DisputeGql] = strawberry.field(description="Stripe disputes of its payments and of its tickets' upgrades, oldest first.")
     history: list[AuditEntryGql] = strawberry.field(description="Every staff action and ticket change, oldest first.")
 
 
@@ -171,6 +215,7 @@ class StaffOrderFilterInput:
     ticket_type_id: uuid.UUID | None = None
     created_from: dt.datetime | None = None
     created_to: dt.datetime | None = strawberry.field(default=None, description="Exclusive.")
+    disputed: StaffDisputeFilter | None = strawberry.field(default=None, description="Only orders with a dispute (open, or any).")
 
 
 @strawberry.type

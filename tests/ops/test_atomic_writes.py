@@ -303,6 +303,28 @@ def test_refund_recorded_from_the_stripe_webhook(inject, gateway, make_user, mak
     inject("order_record_refunds via stripe_webhook_receive", prepare, call)
 
 
+def test_dispute_lost_from_the_stripe_webhook(inject, gateway, make_user, make_type, settings):
+    """First seen closed as lost: the dispute, its booking as a refund, the voids, the audit
+    entries and the organisers' email are one transaction with the event's row."""
+    from domains.orders.webhooks import stripe_webhook_receive
+    from tests.lifecycle.test_disputes import dispute_object
+
+    settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+    buyer = make_user()
+    tt = make_type(capacity=50)
+
+    def prepare():
+        order = _paid_order(gateway, buyer, tt, 2)
+        dispute = dispute_object(order.payment_intent_id, dispute_id=f"dp_{uuid.uuid4().hex[:12]}", amount=order.total_amount, status="lost")
+        return event_body("charge.dispute.closed", dispute)
+
+    def call(body):
+        result = stripe_webhook_receive(payload=body, signature_header=_signed(body))
+        assert (result.outcome, result.note) == ("processed", "dispute closed lost"), result
+
+    inject("dispute_record (lost) via stripe_webhook_receive", prepare, call)
+
+
 def test_staff_refund(inject, gateway, make_user, make_type):
     """The Stripe refund is made before the database writes, under the order lock; a fault after
     it rolls every row back, and the charge.refunded event (carrying our ticket ids) records it

@@ -91,7 +91,24 @@ def events_of(order, info, tickets) -> dict[str, dict]:
         "metadata": {"order_id": str(order.public_id)},
         "refunds": {"object": "list", "data": [refund]},
     }
+    dispute = {
+        "id": "dp_shape",
+        "object": "dispute",
+        "amount": info.amount,
+        "currency": info.currency,
+        "charge": "ch_shape",
+        "payment_intent": info.id,
+        "reason": "fraudulent",
+        "status": "needs_response",
+        "created": 1_700_000_000,
+        "evidence_details": {"due_by": 1_900_000_000, "has_evidence": False},
+        "metadata": {},
+    }
+    expanded_charge = {"id": "ch_shape", "object": "charge", "payment_intent": info.id, "metadata": {"order_id": str(order.public_id)}}
     return {
+        "dispute_created": event("charge.dispute.created", dispute),
+        "dispute_lost": event("charge.dispute.closed", dict(dispute, status="lost")),
+        "dispute_charge": event("charge.dispute.updated", dict(dispute, payment_intent=None, charge=expanded_charge)),
         "succeeded": event("payment_intent.succeeded", pi_object(info)),
         "failed": event(
             "payment_intent.payment_failed",
@@ -105,14 +122,14 @@ def events_of(order, info, tickets) -> dict[str, dict]:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("kind", ["succeeded", "failed", "refunded", "upgrade"])
+@pytest.mark.parametrize("kind", ["succeeded", "failed", "refunded", "upgrade", "dispute_created", "dispute_lost", "dispute_charge"])
 def test_every_field_of_another_shape_is_a_200_or_a_400_never_a_500(
     kind, make_user, make_type, fake_gateway, webhook_secret
 ):
     tt = make_type(capacity=10, price_amount=2500)
     order = checkout(make_user(), tt, 2)
     info = fake_gateway.set_status(order.payment_intent_id, "succeeded")
-    if kind == "refunded":  # a refund applies to tickets that exist
+    if kind in ("refunded", "dispute_lost"):  # a refund or a lost dispute applies to tickets that exist
         client = Client()
         assert post(client, events_of(order, info, [])["succeeded"] | {"id": "evt_paid"}).status_code == 200
     tickets = list(Ticket.objects.filter(order_line__order=order))
