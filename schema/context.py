@@ -110,15 +110,49 @@ def client_ip_of_scope(scope: dict) -> str:
 
 
 def _behind_proxies(peer: str, forwarded_for: str) -> str:
+    """Walking X-Forwarded-For from the right (the hop our proxy appended), the first address
+    outside the trusted networks; the peer when every hop is trusted.
+
+    A hop is an address, with a port if the proxy appends one (`1.2.3.4:5678`,
+    `[2001:db8::1]:443`, as some load balancers do): the port is dropped, so that one client is
+    one address. A hop that is no address (`unknown`, a client's own text when the client sits
+    in the proxies' range, a scoped `fe80::1%eth0`) ends the walk as the end of the list would:
+    nobody we trust vouched for it. It was returned as the client's "address", which the PassKit
+    log stores in an inet column (the report was refused with a 400) and which rate limits key
+    on. An address is returned in its one canonical spelling, so that two spellings of one IPv6
+    address are one client."""
     peer = peer or "unknown"
     trusted = settings.TRUSTED_PROXIES
     if not trusted or not _in_networks(peer, trusted):
         return peer
     hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
     for hop in reversed(hops):
-        if not _in_networks(hop, trusted):
-            return hop
+        address = _address(hop)
+        if address is None:
+            break
+        if not _in_networks(address, trusted):
+            return address
     return peer
+
+
+def _address(text: str) -> str | None:
+    """The IP address a hop names, canonical and without its port; None when it names none."""
+    host = text
+    if text.startswith("["):  # [IPv6] or [IPv6]:port
+        host, _, rest = text[1:].partition("]")
+        if rest and not (rest.startswith(":") and rest[1:].isdigit()):
+            return None
+    elif text.count(":") == 1:  # IPv4:port (a bare IPv6 address has several colons)
+        host, _, port = text.partition(":")
+        if not port.isdigit():
+            return None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if getattr(ip, "scope_id", None):  # a zone of the proxy's own host: no client's address
+        return None
+    return str(ip)
 
 
 def _in_networks(address: str, networks: list[str]) -> bool:
