@@ -6,6 +6,7 @@ from functools import lru_cache
 
 from cross_web import HTTPException
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -93,10 +94,7 @@ class FestivalGraphQLView(GraphQLView):
         except ValueError:
             length = 0
         if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            return JsonResponse(
-                {"errors": [{"message": "Request body too large.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
-                status=413,
-            )
+            return _too_large()
         if request.method == "POST":
             content_type = request.content_type or ""
             if content_type != "application/json":
@@ -106,6 +104,10 @@ class FestivalGraphQLView(GraphQLView):
                 )
             try:
                 request.body.decode("utf-8")
+            except RequestDataTooBig:
+                # A body sent without a Content-Length (chunked) is measured as Django reads
+                # it: the same answer as a declared length over the limit, not Django's 400.
+                return _too_large()
             except UnicodeDecodeError:
                 return JsonResponse(
                     {"errors": [{"message": "The request body must be UTF-8 JSON.", "extensions": {"code": "BAD_REQUEST"}}]},
@@ -186,3 +188,9 @@ def graphql_view():
 
     # GRAPHQL_GRAPHIQL is read per request (should_render_graphql_ide).
     return FestivalGraphQLView.as_view(schema=schema, graphql_ide="graphiql")
+
+
+def _too_large() -> JsonResponse:
+    return JsonResponse(
+        {"errors": [{"message": "Request body too large.", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]}, status=413
+    )

@@ -129,3 +129,46 @@ def test_nul_characters_in_an_input_object_are_refused(gql):
 def test_login_with_a_nul_character_is_refused_not_crashed(gql):
     response = gql.execute("mutation($e: String!) { login(email: $e, password: \"x\") { accessToken } }", {"e": "\x00"})
     assert "NUL" in errors_of(response)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_over_the_limit_is_refused_with_413_over_asgi():
+    """Sent without a Content-Length (chunked, through uvicorn), the body is measured as Django
+    reads it; it was Django's 400 page for RequestDataTooBig, not the API's typed 413."""
+    import asyncio
+
+    from festival.asgi import application
+
+    chunk = b" " * 65536
+    chunks = [b'{"query": "{ __typename }", "pad": "'] + [chunk] * 6 + [b'"}']
+    sent: list[dict] = []
+    answered = None
+
+    async def receive():
+        if chunks:
+            body = chunks.pop(0)
+            return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+        await answered.wait()  # the body is complete: the client waits for the answer
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            answered.set()
+
+    async def call():
+        nonlocal answered
+        answered = asyncio.Event()
+        await application(scope, receive, send)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/graphql/", "raw_path": b"/graphql/", "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }
+    asyncio.run(call())
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 413, body[:300]
+    assert json.loads(body)["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
