@@ -14,3 +14,8 @@ urlpatterns = [
     path("", include("domains.wallet.urls")),
     path("", include("schema.orders.urls")),
 ]
+
+handler400 = "festival.errors.bad_request"
+handler403 = "festival.errors.permission_denied"
+handler404 = "festival.errors.page_not_found"
+handler500 = "festival.errors.server_error"
