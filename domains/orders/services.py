@@ -726,6 +726,11 @@ def order_record_refunds(
                 targets = []
             if targets:
                 tickets_void(tickets=targets, status=Ticket.Status.REFUNDED, reason=void_reason, refund=refund)
+        if order.status == Order.Status.PENDING:
+            # Refunded before we saw it paid (Stripe did not report the payment succeeded when
+            # asked): its held units go back now, as the order leaves pending and the expiry job
+            # (pending orders only) would never release them.
+            _release_holds(order)
         if order.refunded_amount >= order.total_amount:
             _set_status(order, Order.Status.REFUNDED, source=source, actor=actor)
         elif order.status == Order.Status.PAID:

@@ -169,6 +169,26 @@ def test_refund_before_success_asks_stripe_and_ends_as_stripe_says(pending):
     assert Ticket.objects.filter(order_line__order=order).count() == 2
 
 
+
+@pytest.mark.django_db
+def test_a_refund_of_an_order_stripe_does_not_report_paid_releases_its_held_units(make_user, make_type, fake_gateway, webhook_secret):
+    """Asked, Stripe does not say the payment succeeded (so nothing is fulfilled), yet the refund
+    is recorded: the order leaves pending, and its held units go back to sale with it (the
+    expiry job only looks at pending orders, so they stayed held for good)."""
+    from domains.orders.models import InventoryHold
+
+    tt = make_type(capacity=10, price_amount=2500)
+    order = checkout(make_user(), tt, 2)
+    info = fake_gateway.set_status(order.payment_intent_id, "processing")
+    refunds = [{"id": "re_odd", "amount": 5000, "currency": "eur", "metadata": {}}]
+    assert post_webhook(event_body("charge.refunded", charge_refunded(info, refunds, 5000))).status_code == 200
+    order.refresh_from_db()
+    tt.refresh_from_db()
+    assert order.status == "refunded" and not Ticket.objects.filter(order_line__order=order).exists()
+    assert (tt.held_count, tt.sold_count) == (0, 0)
+    assert not InventoryHold.objects.filter(order=order, status=InventoryHold.Status.ACTIVE).exists()
+
+
 @pytest.mark.django_db
 def test_refund_of_a_duplicate_payment_keeps_the_order_paid(pending):
     order, info, _ = pending
