@@ -2,8 +2,9 @@
 
 Scans are applied in the order they were made (device time), each in its own transaction
 through the same `scan_commit` as online scans, so the entry rules and the ticket lock are the
-same. A scan the device admitted but the server would not (someone else was let in first, the
-ticket was refunded meanwhile) is recorded with `conflict=True` for staff, never dropped.
+same. An entry scan the device admitted but the server would not (someone else was let in first,
+the ticket was refunded meanwhile) is recorded with `conflict=True` for staff, never dropped; an
+exit scan admits no one, so it is never a conflict.
 Re-uploading a batch is a no-op: every scan carries its device's nonce, and (device, nonce)
 is unique, so a scan already stored answers with its stored result.
 """
@@ -65,7 +66,9 @@ def scan_commit_batch(*, device: ScannerDevice, staff_user, scans: list[OfflineS
             direction=scan.direction,
             scanned_at=scan.scanned_at,
             offline=True,
-            claimed_admitted=scan.local_verdict == Verdict.ADMITTED,
+            # An exit's local verdict is no admission (the upload's default is ADMITTED for every
+            # scan): only an entry can be an admission the server did not confirm.
+            claimed_admitted=scan.direction == Direction.ENTRY and scan.local_verdict == Verdict.ADMITTED,
             throttled=False,
         )
     return results

@@ -68,8 +68,30 @@ def scan_manual_admit(*, ticket_id, gate: Gate, supervisor, note: str = "", devi
     return _result(row, ticket=ticket, gate=gate, first_gate=first_gate)
 
 
+def _restate_days(state, ticket) -> None:
+    """The days and first admissions of `state` from the admissions that still stand, as `_apply`
+    would have written them (first applied overall; latest day and its first applied).
+
+    Recomputed rather than adjusted: the admission undone (the latest applied) need not be of
+    the latest day (an offline scan of an earlier day uploaded late), and undoing the latest
+    day's leaves the earlier days admitted."""
+    standing = ScanLog.objects.filter(ticket=ticket, verdict=Verdict.ADMITTED, undone=False).select_related("gate").order_by("id")
+    timezone_name = ticket.ticket_type.festival.timezone
+    first_of_day = {}
+    for row in standing:
+        first_of_day.setdefault(festival_day(row.scanned_at, timezone_name), row)
+    first = min(first_of_day.values(), key=lambda row: row.pk, default=None)
+    state.first_admitted_at, state.first_gate = (first.scanned_at, first.gate) if first else (None, None)
+    state.day = max(first_of_day, default=None)
+    latest = first_of_day.get(state.day)
+    state.day_first_admitted_at, state.day_first_gate = (latest.scanned_at, latest.gate) if latest else (None, None)
+    state.days_admitted = sorted(day.isoformat() for day in first_of_day)
+
+
 def scan_restore(*, ticket_id, gate: Gate, supervisor, note: str = "") -> ScanResult:
-    """Undo the latest admission of a ticket: it may enter again (today, for daily passes)."""
+    """Undo the latest admission of a ticket (the latest applied, which for an offline scan
+    uploaded late may be of an earlier day): it may enter again (on that admission's day, for
+    daily passes, unless another admission of that day stands)."""
     require_supervisor(supervisor)
     at = now()
     with transaction.atomic():
@@ -85,13 +107,7 @@ def scan_restore(*, ticket_id, gate: Gate, supervisor, note: str = "") -> ScanRe
         ScanLog.objects.filter(pk=admitted.pk).update(undone=True)
         state.admissions -= 1
         state.inside = False
-        if admitted.scanned_at == state.day_first_admitted_at or state.admissions == 0:
-            # The day's (or the only) admission is undone: the day is free again.
-            days = [d for d in state.days_admitted if d != (state.day.isoformat() if state.day else None)]
-            state.days_admitted = days
-            state.day = state.day_first_admitted_at = state.day_first_gate = None
-        if state.admissions == 0:
-            state.first_admitted_at = state.first_gate = None
+        _restate_days(state, ticket)
         state.last_scan_at = at
         state.save()
         row = _log(
