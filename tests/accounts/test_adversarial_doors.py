@@ -190,15 +190,10 @@ def two_apple_passes(settings, tmp_path, make_user, token_for):
     from domains.events.models import Festival
     from domains.tickets.models import Ticket, TicketType
     from domains.wallet.models import WalletPass
+    from tests.support.wallet import use_dev_wallet
     from tests.wallet.conftest import create_apple, create_google
 
-    settings.WALLET_DEV_DIR = tmp_path / "wallet-dev"
-    settings.WALLET_DEV_CREDENTIALS = True
-    for name in ("APPLE_PASS_CERTIFICATE", "APPLE_PASS_KEY", "APPLE_WWDR_CERTIFICATE", "GOOGLE_WALLET_ISSUER_ID",
-                 "GOOGLE_WALLET_SERVICE_ACCOUNT"):
-        setattr(settings, name, "")
-    settings.WALLET_APNS_TRANSPORT = "tests.wallet.transports.recording_apns"
-    settings.WALLET_GOOGLE_TRANSPORT = "tests.wallet.transports.recording_google"
+    use_dev_wallet(settings, tmp_path / "wallet-dev")
     festival = Festival.objects.create(slug="summer", name="Summer", starts_on=dt.date(2026, 7, 10),
                                        ends_on=dt.date(2026, 7, 12), timezone="Europe/Berlin", is_current=True)
     ticket_type = TicketType.objects.create(festival=festival, name="Weekend", price_amount=100, currency="EUR", capacity=9)
