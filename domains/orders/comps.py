@@ -30,6 +30,7 @@ from domains.common.email import is_valid_email
 from domains.common.errors import CommonErrorCode, DomainError
 from domains.notifications.services import email_enqueue
 from domains.orders.models import Order, OrderLine, OrderStatusChange
+from domains.orders.services import holds_release_expired
 from domains.orders.staff_errors import StaffOrderErrorCode as E
 from domains.tickets import inventory
 from domains.tickets.errors import TicketErrorCode
@@ -99,8 +100,6 @@ def comp_issue(*, staff, email: str, ticket_type_public_id: uuid.UUID, quantity:
         # Expired checkout holds may still be counted: return this type's to sale first, as a
         # checkout that falls short does (a comp would otherwise be SOLD_OUT until the periodic
         # job ran). Done before our transaction, with nothing of ours held (the lock order).
-        from domains.orders.services import holds_release_expired
-
         holds_release_expired(ticket_type_id=tt.pk)
     with transaction.atomic():
         user, created = _recipient(address)

@@ -64,7 +64,7 @@ def tickets_void(
                 else:
                     inventory.give_back(type_id, count)
         # Refunded or void (update() sends no post_save): their wallet passes void, their
-        # pending transfers and upgrades end (domains/*/signals.py).
+        # pending transfers and upgrades end (tickets/signals.py, after_tickets_changed).
         tickets_changed.send(sender=Ticket, ticket_ids=[t.pk for t in locked])
     for t in tickets:
         t.refresh_from_db()

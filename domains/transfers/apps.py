@@ -6,7 +6,11 @@ class TransfersConfig(AppConfig):
     label = "transfers"
 
     def ready(self):
-        # A refunded or voided ticket ends its pending transfers: see domains/transfers/signals.py.
-        from domains.transfers import signals
+        # A refunded or voided ticket ends its pending transfer offers once the void has committed:
+        # inside it, the work would take rows after the void's ticket types, against the lock
+        # order. Should it fail, they stay as before it existed (nobody can complete them, and
+        # their holds run out).
+        from domains.tickets.signals import after_tickets_changed
+        from domains.transfers.services import transfers_close_for_voided
 
-        signals.connect()
+        after_tickets_changed(transfers_close_for_voided, dispatch_uid="transfers-tickets-changed")

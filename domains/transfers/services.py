@@ -98,8 +98,9 @@ def transfers_close_for_voided(*, ticket_ids: list[int]) -> int:
     """Cancel the pending offers of these tickets that are no longer valid (refunded or
     voided), so neither side keeps seeing an offer nobody can accept; the number cancelled.
 
-    Called once the void has committed (domains/transfers/signals.py). An offer someone holds
-    locked (an accept, which will find the ticket invalid) is skipped rather than waited for."""
+    Called once the void has committed (domains/transfers/apps.py, `after_tickets_changed`).
+    An offer someone holds locked (an accept, which will find the ticket invalid) is skipped
+    rather than waited for."""
     with transaction.atomic():
         pending = list(
             Transfer.objects.select_for_update(of=("self",), skip_locked=True)

@@ -95,9 +95,9 @@ def upgrades_close_for_voided(*, ticket_ids: list[int]) -> int:
     when the hold would have run out; the number closed. A payment that still arrives for one
     is recorded for staff to refund, as for any upgrade paid for an invalid ticket.
 
-    Called once the void has committed (domains/upgrades/signals.py). An upgrade someone holds
-    locked (being applied or refunded) is skipped rather than waited for: its apply finds the
-    ticket invalid and closes it itself."""
+    Called once the void has committed (domains/upgrades/apps.py, `after_tickets_changed`).
+    An upgrade someone holds locked (being applied or refunded) is skipped rather than waited
+    for: its apply finds the ticket invalid and closes it itself."""
     with transaction.atomic():
         pending = list(
             Upgrade.objects.select_for_update(of=("self",), skip_locked=True)
