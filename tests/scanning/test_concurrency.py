@@ -1,6 +1,8 @@
 """RELIABILITY item 19 on PostgreSQL: 50 parallel scanCommits of one ticket through a live
-server, from 5 devices: exactly one ADMITTED, 49 ALREADY_USED, 50 log rows. The control
-switches the row lock off and shows the double admission it prevents."""
+server, from 5 devices: exactly one ADMITTED, 49 ALREADY_USED, 50 log rows, on both of a
+scan's paths (domains/scanning/services/commit.py): the checked write (read without a lock,
+written only if the ticket and its state are unchanged) and the locked scan. The controls
+take the version check, or the row lock, away and show the double admission each prevents."""
 
 from __future__ import annotations
 
@@ -74,15 +76,71 @@ def race(live_server, make_user, token_for):
     return run
 
 
+@pytest.fixture
+def locked_path(monkeypatch):
+    """Every scan takes the locked path (the checked write's fallback)."""
+    from domains.scanning.services import rows
+
+    monkeypatch.setattr(rows, "checked_writes", lambda: False)
+
+
+@pytest.fixture
+def wide_window(monkeypatch):
+    """Widen the checked write's read-decide-write window as a busy server would: wide enough
+    that the 50 requests overlap even when a loaded CI machine spreads their arrival (0.05 s
+    once let every request read after the first had written)."""
+    from domains.scanning.services import rows
+
+    real_read = rows.ticket_and_state_seen
+
+    def slow_read(public_id):
+        found = real_read(public_id)
+        time.sleep(0.3)
+        return found
+
+    monkeypatch.setattr(rows, "ticket_and_state_seen", slow_read)
+
+
 @pytest.mark.parametrize("repetition", range(3))
-def test_fifty_parallel_scans_admit_once(race, repetition):
+@pytest.mark.parametrize("path", ["checked", "locked"])
+def test_fifty_parallel_scans_admit_once(race, repetition, path, request):
+    if path == "locked":
+        request.getfixturevalue("locked_path")
     counts = race(precreate_state=bool(repetition % 2))
     assert counts["ADMITTED"] == 1, counts
     assert counts["ALREADY_USED"] == N - 1, counts
     assert counts["logs"] == N
 
 
-def test_control_without_the_lock_admits_twice(race, monkeypatch):
+@pytest.mark.parametrize("precreate_state", [False, True])
+def test_a_wide_window_between_read_and_write_still_admits_once(race, wide_window, precreate_state):
+    """All 50 read "never admitted"; one write stands, the others find the state changed and
+    decide again (ALREADY_USED)."""
+    counts = race(precreate_state=precreate_state)
+    assert counts["ADMITTED"] == 1, counts
+    assert counts["ALREADY_USED"] == N - 1, counts
+    assert counts["logs"] == N
+
+
+def test_control_the_checked_write_without_its_version_check_admits_twice(race, wide_window, monkeypatch):
+    from domains.scanning.services import rows
+
+    real_record = rows.record_if_unchanged
+
+    def unchecked(seen, **kwargs):
+        # The versions as they are now instead of as they were read: the check always passes.
+        with connection.cursor() as cur:
+            cur.execute("SELECT t.xmin::text, s.xmin::text FROM tickets_ticket t LEFT JOIN scanning_ticketentrystate s"
+                        " ON s.ticket_id = t.id WHERE t.id = %s", [seen.ticket_id])
+            now_seen = rows.Seen(seen.ticket_id, *cur.fetchone())
+        return real_record(now_seen, **kwargs)
+
+    monkeypatch.setattr(rows, "record_if_unchanged", unchecked)
+    counts = race(precreate_state=True)
+    assert counts["ADMITTED"] > 1, counts
+
+
+def test_control_without_the_lock_admits_twice(race, locked_path, monkeypatch):
     import domains.scanning.services.commit as commit
 
     real_state_for = commit._state_for

@@ -1,6 +1,7 @@
 """A scan's own transaction on PostgreSQL (domains/scanning/services/rows.py
-`scan_transaction`): BEGIN and COMMIT travel in the psycopg pipeline with the scan's
-statements (2 round trips), outside Django's atomic(). These tests run without a test
+`scan_transaction`), as the locked scan uses it (the checked write's fallback, forced here for
+every test; tests/scanning/test_checked_scan.py has the checked write): BEGIN and COMMIT travel
+in the psycopg pipeline with the scan's statements (2 round trips), outside Django's atomic(). These tests run without a test
 transaction around them, so the scan really owns its transaction: what it writes commits as
 one, any error leaves nothing behind and the connection idle and usable, the dashboards are
 prompted only after the COMMIT, and inside an outer atomic() the scan joins it instead."""
@@ -22,6 +23,11 @@ from domains.scanning.services import rows
 from domains.tickets.qr import qr_encode
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def locked_path(monkeypatch):
+    monkeypatch.setattr(rows, "checked_writes", lambda: False)
 
 
 def _idle() -> bool:

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.apps import apps as django_apps
-from django.db import IntegrityError
+from django.db import IntegrityError, connection, transaction
 
 from domains.common.clock import now
 from domains.common.ratelimit import enforce_many
@@ -303,7 +303,87 @@ def scan_commit(
         return replay
 
 
+# How many times a scan decided on rows that changed before it could write (`_ticket_scan_checked`)
+# decides again on a new read before it takes the ticket's lock for the whole scan instead.
+CHECKED_ATTEMPTS = 3
+
+
 def _ticket_scan(payload, at, base, claimed_admitted) -> ScanResult:
+    """On PostgreSQL the scan is read without a lock, decided, and written by one statement
+    that writes only if the ticket and its entry state are still what was read; the rare scan
+    that keeps meeting changes (the same ticket at two gates at once) takes the lock instead."""
+    if rows.checked_writes():
+        for _ in range(CHECKED_ATTEMPTS):
+            result = _ticket_scan_checked(payload, at, base, claimed_admitted)
+            if result is not None:
+                return result
+    return _ticket_scan_locked(payload, at, base, claimed_admitted)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """A scan decided: the entry state to write (`write`: "insert", "update" or "") and the
+    log row's fields."""
+
+    state: TicketEntryState | None
+    write: str
+    first_gate: Gate | None
+    log: dict
+
+
+def _outcome(ticket: Ticket, state, payload, at, base, claimed_admitted) -> _Outcome:
+    gate: Gate = base["gate"]
+    day = festival_day(at, ticket.ticket_type.festival.timezone)
+    decision = decide(
+        ticket=ticket, version=payload.version, state=state, rule=_rule_of(ticket),
+        gate_id=gate.pk, direction=base["direction"], day=day,
+    )
+    state, write = _next_state(decision, ticket=ticket, state=state, gate=gate, at=at, day=day)
+    first_gate = None
+    if decision.first_used_gate_id is not None:
+        first_gate = state.day_first_gate if state.day_first_gate_id == decision.first_used_gate_id else state.first_gate
+    refused_as_invalid = decision.verdict == Verdict.INVALID
+    log = dict(
+        verdict=decision.verdict,
+        reason=decision.reason[:64],
+        ticket=None if refused_as_invalid else ticket,
+        ticket_type_id=None if refused_as_invalid else ticket.ticket_type_id,
+        first_used_at=decision.first_used_at,
+        first_used_gate=first_gate,
+        conflict=claimed_admitted and decision.verdict != Verdict.ADMITTED,
+        **base,
+    )
+    return _Outcome(state, write, first_gate, log)
+
+
+def _ticket_scan_checked(payload, at, base, claimed_admitted) -> ScanResult | None:
+    """One attempt: read, decide, write if unchanged (rows.record_if_unchanged). None: the
+    ticket or its state changed since the read, nothing was written."""
+    gate: Gate = base["gate"]
+    ticket, state, seen = rows.ticket_and_state_seen(payload.public_id)
+    if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
+        row = _log(verdict=Verdict.INVALID, reason="unknown ticket", **base)
+        return _result(row, ticket=None, gate=gate, first_gate=None)
+    outcome = _outcome(ticket, state, payload, at, base, claimed_admitted)
+    if outcome.log["ticket"] is None:  # INVALID (a version never issued): nothing of the ticket is written
+        row = _log(**outcome.log)
+        return _result(row, ticket=None, gate=gate, first_gate=None)
+    row = ScanLog(**outcome.log)
+    if not rows.record_if_unchanged(seen, state=outcome.state, write=outcome.write, log_row=row):
+        return None
+    _after_commit(lambda: stats_changed(gate.festival.public_id))
+    return _result(row, ticket=ticket, gate=gate, first_gate=outcome.first_gate)
+
+
+def _after_commit(fn) -> None:
+    """fn once what was just written has committed: at once in autocommit, else on commit."""
+    if connection.in_atomic_block:
+        transaction.on_commit(fn)
+    else:
+        fn()
+
+
+def _ticket_scan_locked(payload, at, base, claimed_admitted) -> ScanResult:
     gate: Gate = base["gate"]
     # Round trips on PostgreSQL: BEGIN + lock + state, then state write + log insert + COMMIT.
     with rows.scan_transaction() as tx:
@@ -311,32 +391,16 @@ def _ticket_scan(payload, at, base, claimed_admitted) -> ScanResult:
         if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
             row = _log(tx, verdict=Verdict.INVALID, reason="unknown ticket", **base)
             return _result(row, ticket=None, gate=gate, first_gate=None)
-        day = festival_day(at, ticket.ticket_type.festival.timezone)
-        decision = decide(
-            ticket=ticket, version=payload.version, state=state, rule=_rule_of(ticket),
-            gate_id=gate.pk, direction=base["direction"], day=day,
-        )
-        state = _apply(decision, ticket=ticket, state=state, gate=gate, at=at, day=day)
-        first_gate = None
-        if decision.first_used_gate_id is not None:
-            first_gate = state.day_first_gate if state.day_first_gate_id == decision.first_used_gate_id else state.first_gate
-        row = _log(
-            tx,
-            verdict=decision.verdict,
-            reason=decision.reason[:64],
-            ticket=ticket if decision.verdict != Verdict.INVALID else None,
-            ticket_type_id=ticket.ticket_type_id if decision.verdict != Verdict.INVALID else None,
-            first_used_at=decision.first_used_at,
-            first_used_gate=first_gate,
-            conflict=claimed_admitted and decision.verdict != Verdict.ADMITTED,
-            **base,
-        )
-    shown = ticket if decision.verdict != Verdict.INVALID else None
-    return _result(row, ticket=shown, gate=gate, first_gate=first_gate)
+        outcome = _outcome(ticket, state, payload, at, base, claimed_admitted)
+        _write_state(outcome.state, outcome.write)
+        row = _log(tx, **outcome.log)
+    return _result(row, ticket=outcome.log["ticket"], gate=gate, first_gate=outcome.first_gate)
 
 
-def _apply(decision: Decision, *, ticket, state, gate, at, day):
-    """Write the consequence of an accepting verdict to the entry state (ticket row locked)."""
+def _next_state(decision: Decision, *, ticket, state, gate, at, day) -> tuple[TicketEntryState | None, str]:
+    """The entry state after an accepting verdict, and how to write it ("insert", "update",
+    or "" when the verdict changes nothing). Written by the caller, under the ticket's row lock
+    or by `rows.record_if_unchanged`."""
     if decision.verdict == Verdict.ADMITTED:
         new = state is None
         if new:
@@ -352,15 +416,26 @@ def _apply(decision: Decision, *, ticket, state, gate, at, day):
         state.inside = True
         state.admissions += 1
         state.last_scan_at = at
-        # A new row is inserted directly (save() would try an UPDATE first: one more round trip).
-        if new:
-            rows.insert(state)
-        else:
-            rows.update(state)
-    elif decision.verdict == Verdict.EXITED:
+        return state, ("insert" if new else "update")
+    if decision.verdict == Verdict.EXITED:
         state.inside = False
         state.last_scan_at = at
+        return state, "update"
+    return state, ""
+
+
+def _write_state(state, write: str) -> None:
+    # A new row is inserted directly (save() would try an UPDATE first: one more round trip).
+    if write == "insert":
+        rows.insert(state)
+    elif write == "update":
         rows.update(state)
+
+
+def _apply(decision: Decision, *, ticket, state, gate, at, day):
+    """Write the consequence of an accepting verdict to the entry state (ticket row locked)."""
+    state, write = _next_state(decision, ticket=ticket, state=state, gate=gate, at=at, day=day)
+    _write_state(state, write)
     return state
 
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
 
 import psycopg
 from django.db import connection, transaction
+from django.utils import timezone
 from psycopg.pq import TransactionStatus
+from psycopg.types.json import Jsonb
 
 from domains.accounts.models import User
 from domains.common import fixed_sql
 from domains.events.models import Festival
-from domains.scanning.models import Gate, TicketEntryState, TicketTypeEntryRule
+from domains.scanning.models import Gate, ScanLog, TicketEntryState, TicketTypeEntryRule
 from domains.scanning.rules import DEFAULT_RULE, Rule
 from domains.tickets.models import Ticket, TicketType
 
@@ -71,6 +74,15 @@ _STATE_SQL = f"SELECT {_STATE_COLUMNS_SQL} FROM {TicketEntryState._meta.db_table
 # The ticket, its relations and its entry state in one statement (a scan, after the lock).
 _TICKET_AND_STATE_SQL = (
     f"SELECT {_TICKET_COLUMNS_SQL}, {_STATE_COLUMNS_SQL}{_TICKET_JOINS_SQL}"
+    f" LEFT JOIN {TicketEntryState._meta.db_table} s ON s.ticket_id = t.id{_STATE_GATES_SQL}"
+    " WHERE t.public_id = %s"
+)
+
+
+# The same read without the lock, with the row versions (`xmin`: the transaction that wrote the
+# version read) of the ticket and its entry state, for a scan written by `record_if_unchanged`.
+_TICKET_AND_STATE_SEEN_SQL = (
+    f"SELECT {_TICKET_COLUMNS_SQL}, {_STATE_COLUMNS_SQL}, t.xmin::text, s.xmin::text{_TICKET_JOINS_SQL}"
     f" LEFT JOIN {TicketEntryState._meta.db_table} s ON s.ticket_id = t.id{_STATE_GATES_SQL}"
     " WHERE t.public_id = %s"
 )
@@ -209,6 +221,29 @@ def ticket_and_state(public_id: uuid.UUID, *, lock: bool) -> tuple[Ticket | None
     return ticket, (_state(row[_TICKET_COLUMNS:]) if row[_TICKET_COLUMNS] is not None else None)
 
 
+@dataclass(frozen=True)
+class Seen:
+    """The versions of a ticket row and its entry state (None: no state yet) a scan was decided on."""
+
+    ticket_id: int
+    ticket_version: str
+    state_version: str | None
+
+
+def ticket_and_state_seen(public_id: uuid.UUID) -> tuple[Ticket | None, TicketEntryState | None, Seen | None]:
+    """The ticket and its entry state as `ticket_and_state` reads them, without a lock and
+    outside any transaction of ours, with the versions of both rows for `record_if_unchanged`."""
+    with _cursor() as cur:
+        cur.execute(_TICKET_AND_STATE_SEEN_SQL, [public_id])
+        row = cur.fetchone()
+    if row is None:
+        return None, None, None
+    ticket = _ticket(row[:_TICKET_COLUMNS])
+    state_row_ = row[_TICKET_COLUMNS:-2]
+    state = _state(state_row_) if state_row_[0] is not None else None
+    return ticket, state, Seen(ticket.pk, row[-2], row[-1])
+
+
 def _ticket(row) -> Ticket | None:
     if row is None:
         return None
@@ -262,3 +297,48 @@ def insert(obj, *, want_pk: bool = True) -> None:
 def update(obj) -> None:
     """UPDATE every column of an existing instance (the caller holds its row lock)."""
     fixed_sql.update(obj, cursor=_cursor)
+
+
+# `scanning_record_scan` (migration scanning 0002) takes the entry state's and the log row's
+# columns by name; the log row's ticket is the ticket.
+_RECORD_STATE = tuple(f.attname for f in TicketEntryState._meta.concrete_fields if not f.primary_key)
+_RECORD_LOG = tuple(f.attname for f in ScanLog._meta.concrete_fields if f.attname not in ("id", "ticket_id"))
+_RECORD_SQL = "SELECT scanning_record_scan({})".format(
+    ", ".join(
+        [f"{name} => %s" for name in ("p_ticket", "p_ticket_version", "p_state_version", "p_state_write")]
+        + [f"s_{name} => %s" for name in _RECORD_STATE]
+        + [f"l_{name} => %s" for name in _RECORD_LOG]
+    )
+)
+_NO_STATE = (None,) * len(_RECORD_STATE)
+
+
+def checked_writes() -> bool:
+    """Scans are written by `record_if_unchanged` (PostgreSQL, migration scanning 0002)."""
+    return connection.vendor == "postgresql"
+
+
+def record_if_unchanged(seen: Seen, *, state: TicketEntryState | None, write: str, log_row: ScanLog) -> bool:
+    """Write a scan decided on the rows `seen`: its entry state (`write`: "insert", "update" or
+    "" for none) and its log row, in one statement, only if the ticket row and its entry state
+    are still those versions once the ticket's row lock is held. False: nothing was written
+    (something changed the ticket or its state since it was read; decide again on a new read).
+
+    Inside an open transaction it joins it behind a savepoint (a repeated nonce's unique
+    violation must not abort the caller's transaction); otherwise it is a transaction of its own."""
+    if write:
+        state.updated_at = timezone.now()  # auto_now, as save() would set it
+        values = [getattr(state, name) for name in _RECORD_STATE]
+        values[_RECORD_STATE.index("days_admitted")] = Jsonb(state.days_admitted)
+    else:
+        values = _NO_STATE
+    params = [seen.ticket_id, seen.ticket_version, seen.state_version, write, *values,
+              *(getattr(log_row, name) for name in _RECORD_LOG)]
+    with transaction.atomic() if connection.in_atomic_block else nullcontext(), _cursor() as cur:
+        cur.execute(_RECORD_SQL, params)
+        done = cur.fetchone()[0]
+    if done:
+        log_row._state.adding = False
+        log_row._state.db = connection.alias
+        log_row.ticket_id = seen.ticket_id
+    return done
