@@ -1,13 +1,23 @@
 """Gate scans: `scan_validate` (read only) and `scan_commit` (admits), plus offline batches.
 
 The invariant: under any concurrency one ticket is admitted at most once per its entry rule.
-`scan_commit` is one transaction that locks the ticket row (`SELECT ... FOR UPDATE`, no joins)
-and only then reads the ticket, its relations and its entry state in a *separate* statement:
-under READ COMMITTED a row joined into the locking query would be the version from before the
-wait (PostgreSQL rechecks only the locked row): two gates would both see "never admitted", and
-a ticket whose holder or type changed meanwhile would not be found at all. Every attempt is
-written to the scan log, refusals included; a nonce repeated by the same device returns the
-stored answer (the unique (device, nonce) constraint settles a race between two retries).
+Every attempt is written to the scan log, refusals included; a nonce repeated by the same device
+returns the stored answer (the unique (device, nonce) constraint settles a race between two
+retries). A scan's writes (entry state and log row) are one transaction, on either of two paths:
+
+- Checked (PostgreSQL): the ticket and its entry state are read without a lock, the scan is
+  decided here (`rules.decide`), and one statement (`rows.record_if_unchanged`, the database
+  function of migration scanning 0002) takes the ticket's row lock, checks that the ticket row
+  and its entry state are still the versions that were read, and only then writes. A scan that
+  finds them changed (another gate admitted the ticket, a refund voided it) writes nothing and
+  is decided again on a new read; one that keeps meeting changes takes the locked path. Two
+  round trips and no transaction held open while Python decides (docs/PERFORMANCE.md).
+- Locked (other databases, and the fallback): one transaction that locks the ticket row
+  (`SELECT ... FOR UPDATE`, no joins) and only then reads the ticket, its relations and its entry
+  state in a *separate* statement: under READ COMMITTED a row joined into the locking query
+  would be the version from before the wait (PostgreSQL rechecks only the locked row): two gates
+  would both see "never admitted", and a ticket whose holder or type changed meanwhile would not
+  be found at all.
 """
 
 from __future__ import annotations
