@@ -78,16 +78,26 @@ class RedisCache(DjangoRedisCache):
 
     def incr_expire_many(self, items: list[tuple[str, int]]) -> list[int]:
         """`incr_expire` for several counters in one round trip (a scan counts its device and its
-        staff account). No MULTI: each INCR is atomic, and EXPIRE NX runs on every hit, so a
-        counter left without an expiry by a lost connection gets one on its next hit."""
-        pipe = None
-        for key, timeout in items:
-            key = self.make_and_validate_key(key)
-            if pipe is None:
-                pipe = self._cache.get_client(key, write=True).pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, timeout, nx=True)
-        if pipe is None:
+        staff account): one script call, so one command to send and one reply to parse (INCR and
+        EXPIRE NX pipelined per counter were four of each, ~0.06 ms more CPU per scan). EXPIRE NX
+        runs on every hit, so a counter that somehow has no expiry gets one on its next hit."""
+        if not items:
             return []
-        replies = pipe.execute()
-        return [int(count) for count in replies[0::2]]
+        keys = [self.make_key(key) for key, _timeout in items]  # our own keys: nothing to validate
+        client = self._cache.get_client(keys[0], write=True)
+        script = _scripts.get(id(client))
+        if script is None:
+            script = _scripts.setdefault(id(client), client.register_script(_INCR_EXPIRE_MANY))
+        return [int(count) for count in script(keys=keys, args=[timeout for _key, timeout in items])]
+
+
+# KEYS: the counters; ARGV: their time to live in seconds. Returns their counts.
+_INCR_EXPIRE_MANY = """
+local counts = {}
+for i, key in ipairs(KEYS) do
+    counts[i] = redis.call('INCR', key)
+    redis.call('EXPIRE', key, ARGV[i], 'NX')
+end
+return counts
+"""
+_scripts: dict[int, object] = {}

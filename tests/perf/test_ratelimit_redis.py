@@ -44,3 +44,35 @@ def test_get_or_add_many_keeps_what_exists_and_adds_the_rest_in_one_round_trip(m
     assert cache.get("goam:old") == "kept" and cache.get("goam:fresh") == "added"
     assert 0 < client.ttl(cache.make_key("goam:fresh")) <= 30
     assert client.ttl(cache.make_key("goam:old")) > 30
+
+
+@pytest.mark.redis
+def test_incr_expire_many_counts_each_counter_with_its_expiry_in_one_command(monkeypatch):
+    """The scan's two counters (device, staff account): one script call; it survives Redis
+    forgetting the script (a restart, SCRIPT FLUSH)."""
+    if not hasattr(cache, "incr_expire_many"):
+        pytest.skip("needs the Redis cache (REDIS_URL)")
+    client = cache._cache.get_client(None, write=True)
+    client.delete(cache.make_key("iem:a"), cache.make_key("iem:b"))
+    assert cache.incr_expire_many([("iem:a", 20), ("iem:b", 40)]) == [1, 1]
+    assert cache.incr_expire_many([("iem:a", 20), ("iem:b", 40)]) == [2, 2]
+    assert 0 < client.ttl(cache.make_key("iem:a")) <= 20 and 20 < client.ttl(cache.make_key("iem:b")) <= 40
+    # EXPIRE NX: a later hit does not push the window's end out.
+    client.expire(cache.make_key("iem:a"), 5)
+    assert cache.incr_expire_many([("iem:a", 20)]) == [3]
+    assert client.ttl(cache.make_key("iem:a")) <= 5
+    # A counter without an expiry (written by anything else) gets one on its next hit.
+    client.persist(cache.make_key("iem:b"))
+    cache.incr_expire_many([("iem:b", 40)])
+    assert 0 < client.ttl(cache.make_key("iem:b")) <= 40
+
+    client.script_flush()
+    sent = []
+    real = type(client).execute_command
+    monkeypatch.setattr(type(client), "execute_command", lambda self, *a, **k: sent.append(a[0]) or real(self, *a, **k))
+    assert cache.incr_expire_many([("iem:a", 20), ("iem:b", 40)]) == [4, 4]
+    assert sent[-1] == "EVALSHA"
+    sent.clear()
+    assert cache.incr_expire_many([("iem:a", 20), ("iem:b", 40)]) == [5, 5]
+    assert sent == ["EVALSHA"]  # one command per call
+    assert cache.incr_expire_many([]) == []
