@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.apps import apps as django_apps
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from domains.common.clock import now
 from domains.common.ratelimit import enforce_many
@@ -381,16 +381,9 @@ def _ticket_scan_checked(payload, at, base, claimed_admitted) -> ScanResult | No
     row = ScanLog(**outcome.log)
     if not rows.record_if_unchanged(seen, state=outcome.state, write=outcome.write, log_row=row):
         return None
-    _after_commit(lambda: stats_changed(gate.festival.public_id))
+    # At once in autocommit (the write has committed); else once the caller's transaction does.
+    transaction.on_commit(lambda: stats_changed(gate.festival.public_id))
     return _result(row, ticket=ticket, gate=gate, first_gate=outcome.first_gate)
-
-
-def _after_commit(fn) -> None:
-    """fn once what was just written has committed: at once in autocommit, else on commit."""
-    if connection.in_atomic_block:
-        transaction.on_commit(fn)
-    else:
-        fn()
 
 
 def _ticket_scan_locked(payload, at, base, claimed_admitted) -> ScanResult:

@@ -311,6 +311,7 @@ _RECORD_SQL = "SELECT scanning_record_scan({})".format(
     )
 )
 _NO_STATE = (None,) * len(_RECORD_STATE)
+_DAYS_ADMITTED = _RECORD_STATE.index("days_admitted")
 
 
 def checked_writes() -> bool:
@@ -329,7 +330,7 @@ def record_if_unchanged(seen: Seen, *, state: TicketEntryState | None, write: st
     if write:
         state.updated_at = timezone.now()  # auto_now, as save() would set it
         values = [getattr(state, name) for name in _RECORD_STATE]
-        values[_RECORD_STATE.index("days_admitted")] = Jsonb(state.days_admitted)
+        values[_DAYS_ADMITTED] = Jsonb(state.days_admitted)
     else:
         values = _NO_STATE
     params = [seen.ticket_id, seen.ticket_version, seen.state_version, write, *values,
