@@ -10,12 +10,8 @@ transaction), except where they open one."""
 
 from __future__ import annotations
 
-import itertools
-import tempfile
-
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
-from psycopg.pq import Trace, TransactionStatus
 
 import domains.scanning.services.commit as commit
 from domains.scanning import services
@@ -23,12 +19,9 @@ from domains.scanning.models import ScanLog, TicketEntryState, TicketTypeEntryRu
 from domains.scanning.services import rows
 from domains.tickets.models import Ticket
 from domains.tickets.qr import qr_encode
+from tests.support import pgtrace
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def _idle() -> bool:
-    return connection.connection.info.transaction_status == TransactionStatus.IDLE
 
 
 def _commit(env, ticket, nonce: str | None = None, *, gate=None, device=None, direction="ENTRY"):
@@ -41,7 +34,7 @@ def _commit(env, ticket, nonce: str | None = None, *, gate=None, device=None, di
 @pytest.fixture
 def prompts(monkeypatch):
     seen = []
-    monkeypatch.setattr(commit, "stats_changed", lambda festival_id: seen.append((festival_id, _idle())))
+    monkeypatch.setattr(commit, "stats_changed", lambda festival_id: seen.append((festival_id, pgtrace.idle())))
     return seen
 
 
@@ -90,28 +83,13 @@ def test_the_function_takes_every_column_of_the_state_and_the_log_row():
     )
 
 
-def _round_trips(run) -> int:
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    with tempfile.TemporaryFile("w+") as trace:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
-        try:
-            run()
-        finally:
-            pgconn.untrace()
-        trace.seek(0)
-        messages = [line.split()[0] for line in trace.read().splitlines() if line[:1] in ("F", "B")]
-    return sum(1 for prev, cur in itertools.pairwise(messages) if prev == "F" and cur == "B")
-
-
 def test_an_admission_is_a_read_and_one_write(env, prompts, locked_scans):
     ticket = env.ticket()
     connection.ensure_connection()
     results = []
-    assert _round_trips(lambda: results.append(_commit(env, ticket, nonce="c-1"))) == 2
+    assert pgtrace.round_trips(pgtrace.messages(lambda: results.append(_commit(env, ticket, nonce="c-1")))) == 2
     assert results[0].verdict == "ADMITTED" and results[0].holder_name == env.holder.full_name
-    assert _idle() and locked_scans == []
+    assert pgtrace.idle() and locked_scans == []
     state = TicketEntryState.objects.get(ticket=ticket)
     assert (state.admissions, state.inside, state.first_gate_id) == (1, True, env.gate.pk)
     row = ScanLog.objects.get(ticket=ticket)
@@ -186,7 +164,7 @@ def test_a_repeated_nonce_returns_the_first_answer_and_writes_nothing(env, promp
     assert _commit(env, first, nonce="same").verdict == "ADMITTED"
     again = _commit(env, second, nonce="same")
     assert again.replayed and again.verdict == "ADMITTED" and again.ticket_id == first.public_id
-    assert _idle()
+    assert pgtrace.idle()
     assert not TicketEntryState.objects.filter(ticket=second).exists()
     assert not ScanLog.objects.filter(ticket=second).exists()
     assert len(prompts) == 1
@@ -223,7 +201,7 @@ def test_a_failed_write_leaves_nothing_and_the_connection_usable(env, prompts):
 
     with pytest.raises(DatabaseError), connection.execute_wrapper(fail_the_record):
         _commit(env, ticket, nonce="f-1")
-    assert _idle()
+    assert pgtrace.idle()
     assert not TicketEntryState.objects.filter(ticket=ticket).exists()
     assert not ScanLog.objects.filter(ticket=ticket).exists()
     assert prompts == []
@@ -236,7 +214,7 @@ def test_the_function_refuses_an_unknown_state_write(env):
     row = ScanLog(festival_id=env.festival.pk, gate=env.gate, verdict="ADMITTED", scanned_at=commit.now(), received_at=commit.now())
     with pytest.raises(DatabaseError, match="unknown state write"):
         rows.record_if_unchanged(seen, state=TicketEntryState(ticket=ticket, days_admitted=[]), write="upsert", log_row=row)
-    assert _idle() and not ScanLog.objects.filter(ticket=ticket).exists()
+    assert pgtrace.idle() and not ScanLog.objects.filter(ticket=ticket).exists()
 
 
 def test_an_integrity_error_that_is_not_a_repeated_nonce_propagates(env):
@@ -252,4 +230,4 @@ def test_an_integrity_error_that_is_not_a_repeated_nonce_propagates(env):
         stale = rows.Seen(ticket.pk, seen.ticket_version, cur.fetchone()[0])
     with pytest.raises(IntegrityError):
         rows.record_if_unchanged(stale, state=TicketEntryState(ticket=ticket, days_admitted=[]), write="insert", log_row=row)
-    assert _idle()
+    assert pgtrace.idle()

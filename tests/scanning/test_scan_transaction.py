@@ -8,19 +8,17 @@ prompted only after the COMMIT, and inside an outer atomic() the scan joins it i
 
 from __future__ import annotations
 
-import itertools
-import tempfile
 from contextlib import contextmanager
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from psycopg.pq import Trace, TransactionStatus
 
 import domains.scanning.services.commit as commit
 from domains.scanning import services
 from domains.scanning.models import ScanLog, TicketEntryState
 from domains.scanning.services import rows
 from domains.tickets.qr import qr_encode
+from tests.support import pgtrace
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -28,10 +26,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 @pytest.fixture(autouse=True)
 def locked_path(monkeypatch):
     monkeypatch.setattr(rows, "checked_writes", lambda: False)
-
-
-def _idle() -> bool:
-    return connection.connection.info.transaction_status == TransactionStatus.IDLE
 
 
 def _commit(env, ticket, nonce: str | None = None):
@@ -43,35 +37,8 @@ def prompts(monkeypatch):
     """The festivals the dashboards were prompted for, with whether the connection was idle
     (the scan's COMMIT done) at that moment."""
     seen = []
-    monkeypatch.setattr(commit, "stats_changed", lambda festival_id: seen.append((festival_id, _idle())))
+    monkeypatch.setattr(commit, "stats_changed", lambda festival_id: seen.append((festival_id, pgtrace.idle())))
     return seen
-
-
-def _messages(run) -> list[tuple[str, str]]:
-    """(direction, message) for what this connection sends (F) and receives (B) while `run()`
-    runs, from libpq's protocol trace."""
-    connection.ensure_connection()
-    pgconn = connection.connection.pgconn
-    with tempfile.TemporaryFile("w+") as trace:
-        pgconn.trace(trace.fileno())
-        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
-        try:
-            run()
-        finally:
-            pgconn.untrace()
-        trace.seek(0)
-        lines = trace.read().splitlines()
-    return [(line.split()[0], line.split()[2]) for line in lines if line[:1] in ("F", "B")]
-
-
-def _round_trips(messages: list[tuple[str, str]]) -> int:
-    """PostgreSQL answers only after a Sync, a Flush or a simple Query, so every turn from
-    what the client sent to what the server answered is one round trip."""
-    return sum(1 for prev, cur in itertools.pairwise(messages) if prev[0] == "F" and cur[0] == "B")
-
-
-def _sent(messages) -> str:
-    return " ".join(m for d, m in messages if d == "F")
 
 
 def test_an_admission_is_two_round_trips_and_commits(env, prompts):
@@ -79,11 +46,11 @@ def test_an_admission_is_two_round_trips_and_commits(env, prompts):
     connection.ensure_connection()
     assert connection.connection.autocommit and not connection.in_atomic_block
     results = []
-    messages = _messages(lambda: results.append(_commit(env, ticket, nonce="n-1")))
+    messages = pgtrace.messages(lambda: results.append(_commit(env, ticket, nonce="n-1")))
     assert results[0].verdict == "ADMITTED"
     # BEGIN + lock + state read, then the writes + COMMIT.
-    assert _round_trips(messages) == 2, _sent(messages)
-    assert _idle()
+    assert pgtrace.round_trips(messages) == 2, pgtrace.sent(messages)
+    assert pgtrace.idle()
     state = TicketEntryState.objects.get(ticket=ticket)
     assert state.admissions == 1 and state.first_gate_id == env.gate.pk
     assert ScanLog.objects.filter(ticket=ticket, verdict="ADMITTED", nonce="n-1").count() == 1
@@ -102,9 +69,9 @@ def test_control_the_same_scan_in_djangos_atomic_waits_four_times(env, monkeypat
     monkeypatch.setattr(rows, "scan_transaction", djangos)
     ticket = env.ticket()
     results = []
-    messages = _messages(lambda: results.append(_commit(env, ticket)))
+    messages = pgtrace.messages(lambda: results.append(_commit(env, ticket)))
     assert results[0].verdict == "ADMITTED"
-    assert _round_trips(messages) == 4, _sent(messages)
+    assert pgtrace.round_trips(messages) == 4, pgtrace.sent(messages)
 
 
 def test_a_python_error_after_the_writes_leaves_nothing(env, prompts, monkeypatch):
@@ -119,7 +86,7 @@ def test_a_python_error_after_the_writes_leaves_nothing(env, prompts, monkeypatc
     with pytest.raises(RuntimeError):
         _commit(env, ticket, nonce="n-2")
     monkeypatch.undo()
-    assert _idle()
+    assert pgtrace.idle()
     assert not TicketEntryState.objects.filter(ticket=ticket).exists()
     assert not ScanLog.objects.filter(ticket=ticket).exists()
     assert prompts == []
@@ -134,7 +101,7 @@ def test_a_repeated_nonce_fails_at_the_commit_and_returns_the_first_answer(env, 
     # which PostgreSQL reports in the round trip that carries the COMMIT.
     again = _commit(env, second, nonce="same")
     assert again.replayed and again.verdict == "ADMITTED" and again.ticket_id == first.public_id
-    assert _idle()
+    assert pgtrace.idle()
     assert not TicketEntryState.objects.filter(ticket=second).exists()  # its admission rolled back
     assert not ScanLog.objects.filter(ticket=second).exists()
     assert ScanLog.objects.filter(device=env.device, nonce="same").count() == 1
@@ -147,7 +114,7 @@ def test_the_unique_violation_itself_propagates_as_djangos(env):
     with pytest.raises(IntegrityError), rows.scan_transaction() as tx:
         commit._log(tx, verdict="INVALID", reason="test", festival_id=env.festival.pk, gate=env.gate, device=env.device,
                     staff_user=env.staff, direction="ENTRY", nonce="dup", scanned_at=commit.now(), received_at=commit.now())
-    assert _idle()
+    assert pgtrace.idle()
     assert ScanLog.objects.filter(nonce="dup").count() == 1
 
 
@@ -169,10 +136,10 @@ def test_inside_an_outer_atomic_the_scan_joins_it(env, prompts):
 
 
 def test_a_refused_code_is_logged_in_its_own_transaction(env, prompts):
-    messages = _messages(
+    messages = pgtrace.messages(
         lambda: services.scan_commit(code="not-a-code", gate=env.gate, device=env.device, staff_user=env.staff, nonce="bad-1")
     )
-    assert _round_trips(messages) == 1, _sent(messages)  # BEGIN, the log row and COMMIT together
-    assert _idle()
+    assert pgtrace.round_trips(messages) == 1, pgtrace.sent(messages)  # BEGIN, the log row and COMMIT together
+    assert pgtrace.idle()
     assert ScanLog.objects.get(device=env.device, nonce="bad-1").verdict == "INVALID"
     assert prompts == [(env.festival.public_id, True)]
