@@ -8,7 +8,9 @@ import uuid
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
+from django.db import connection
 
 from schema.scanning.documents import SCAN_COMMIT
 from tests.scanning import factories
@@ -132,3 +134,35 @@ def setup(make_user, token_for):
         "festival": fest, "staff_token": token_for(staff), "device": device, "device_token": device_token,
         "tickets": [factories.ticket(tt, holder) for _ in range(12)], "attendee_token": token_for(holder),
     }
+
+
+# --- another connection's transaction, held open across a scan (test_checked_scan) ---
+
+
+def other_connection() -> psycopg.Connection:
+    s = connection.settings_dict
+    return psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"] or None, dbname=s["NAME"])
+
+
+@pytest.fixture
+def held_open():
+    """held_open(sql, params): run on another connection, in a transaction committed 0.5 s
+    later (the scan's statement waits for it on the ticket's row lock meanwhile)."""
+    threads = []
+
+    def run(*statements):
+        other = other_connection()
+        for sql, params in statements:
+            other.execute(sql, params)
+
+        def commit_later():
+            time.sleep(0.5)
+            other.commit()
+            other.close()
+
+        threads.append(threading.Thread(target=commit_later))
+        threads[-1].start()
+
+    yield run
+    for t in threads:
+        t.join()

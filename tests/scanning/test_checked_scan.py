@@ -19,6 +19,7 @@ from domains.scanning.models import ScanLog, TicketEntryState, TicketTypeEntryRu
 from domains.scanning.services import rows
 from domains.tickets.models import Ticket
 from domains.tickets.qr import qr_encode
+from tests.scanning.conftest import other_connection
 from tests.support import pgtrace
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -231,3 +232,82 @@ def test_an_integrity_error_that_is_not_a_repeated_nonce_propagates(env):
     with pytest.raises(IntegrityError):
         rows.record_if_unchanged(stale, state=TicketEntryState(ticket=ticket, days_admitted=[]), write="insert", log_row=row)
     assert pgtrace.idle()
+
+
+# --- writers on another connection ---
+
+
+@pytest.fixture
+def outcomes(monkeypatch):
+    """What each call of the checked write answered (False: changed, nothing written)."""
+    seen = []
+    real = rows.record_if_unchanged
+
+    def counted(*args, **kwargs):
+        seen.append(real(*args, **kwargs))
+        return seen[-1]
+
+    monkeypatch.setattr(rows, "record_if_unchanged", counted)
+    return seen
+
+
+def _scan(env, ticket, nonce):
+    return services.scan_commit(code=qr_encode(ticket), gate=env.gate, device=env.device, staff_user=env.staff, nonce=nonce)
+
+
+def test_a_state_committed_while_the_write_waits_for_the_lock_is_seen(env, between_read_and_write, held_open, outcomes):
+    ticket = env.ticket()
+    between_read_and_write(lambda: held_open(
+        ("SELECT id FROM tickets_ticket WHERE id = %s FOR UPDATE", [ticket.pk]),
+        ("INSERT INTO scanning_ticketentrystate (ticket_id, first_admitted_at, first_gate_id, day, day_first_admitted_at,"
+         " day_first_gate_id, inside, admissions, days_admitted, last_scan_at, updated_at)"
+         " VALUES (%s, now(), %s, '2026-07-03', now(), %s, true, 1, '[\"2026-07-03\"]', now(), now())",
+         [ticket.pk, env.gate_b.pk, env.gate_b.pk]),
+    ))
+    result = _scan(env, ticket, "w-1")
+    assert result.verdict == "ALREADY_USED" and result.first_used_gate == env.gate_b.name
+    assert outcomes == [False, True]
+    assert TicketEntryState.objects.get(ticket=ticket).admissions == 1
+    assert list(ScanLog.objects.filter(ticket=ticket).values_list("verdict", flat=True)) == ["ALREADY_USED"]
+
+
+def test_a_refund_committed_while_the_write_waits_for_the_lock_is_seen(env, between_read_and_write, held_open, outcomes):
+    ticket = env.ticket()
+    between_read_and_write(lambda: held_open(("UPDATE tickets_ticket SET status = 'refunded' WHERE id = %s", [ticket.pk])))
+    assert _scan(env, ticket, "w-2").verdict == "VOIDED"
+    assert outcomes == [False, True]
+    assert not TicketEntryState.objects.filter(ticket=ticket).exists()
+
+
+def test_a_ticket_deleted_after_the_read_is_answered_unknown(env, between_read_and_write, outcomes):
+    ticket = env.ticket()
+
+    def delete():
+        with other_connection() as other:
+            other.execute("DELETE FROM tickets_ticket WHERE id = %s", [ticket.pk])
+
+    between_read_and_write(delete)
+    result = _scan(env, ticket, "w-3")
+    assert (result.verdict, result.ticket_id) == ("INVALID", None)
+    assert outcomes == [False]
+    assert ScanLog.objects.filter(device=env.device, nonce="w-3", reason="unknown ticket").count() == 1
+
+
+def test_a_manual_admission_after_the_read_is_answered_already_used(env, between_read_and_write, make_user, outcomes):
+    admin = make_user("admin")
+    ticket = env.ticket()
+    between_read_and_write(lambda: services.scan_manual_admit(ticket_id=ticket.public_id, gate=env.gate_b, supervisor=admin))
+    assert _scan(env, ticket, "w-4").verdict == "ALREADY_USED"
+    assert outcomes == [False, True]
+    assert TicketEntryState.objects.get(ticket=ticket).admissions == 1
+
+
+def test_a_restore_after_the_read_lets_the_scan_in(env, between_read_and_write, make_user, outcomes):
+    admin = make_user("admin")
+    ticket = env.ticket()
+    assert _scan(env, ticket, "w-5").verdict == "ADMITTED"
+    between_read_and_write(lambda: services.scan_restore(ticket_id=ticket.public_id, gate=env.gate, supervisor=admin))
+    assert _scan(env, ticket, "w-6").verdict == "ADMITTED"
+    assert outcomes == [True, False, True]
+    state = TicketEntryState.objects.get(ticket=ticket)
+    assert (state.admissions, state.inside) == (1, True)
