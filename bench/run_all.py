@@ -1,6 +1,6 @@
 """Every benchmark in one command (issue 8). Not a test: prints one JSON document.
 
-    .venv/bin/python bench/run_all.py [--tickets 20000] [--duration 10] [--workers 2] [--threads 8]
+    .venv/bin/python bench/run_all.py [--tickets 20000] [--duration 10] [--workers 2] [--threads 8] [--kind gunicorn-sync]
 
 Starts the production setup (README, "Running it for real"): gunicorn gthread workers serving
 HTTP (festival.wsgi), uvicorn for WebSocket, a Dramatiq worker (`manage.py rundramatiq`) on
@@ -132,6 +132,8 @@ def main() -> None:
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--kind", default="gunicorn", choices=["gunicorn", "gunicorn-sync"],
+                    help="gunicorn: gthread workers x threads (the default setup); gunicorn-sync: --workers sync processes")
     ap.add_argument("--buyers", type=int, default=500)
     ap.add_argument("--capacity", type=int, default=200)
     ap.add_argument("--rush-window", type=float, default=5.0, help="also the rush arriving over this many seconds, and against a fake Stripe; 0: off")
@@ -168,7 +170,8 @@ def main() -> None:
         data = workloads.seed_gate(args.tickets, args.concurrency)
         buyers = workloads.seed_buyers(args.capacity, args.buyers)
         report: dict = {
-            "setup": {"http": f"gunicorn gthread {args.workers} workers x {args.threads} threads (festival.wsgi)",
+            "setup": {"http": (f"gunicorn gthread {args.workers} workers x {args.threads} threads (festival.wsgi)" if args.kind == "gunicorn"
+                               else f"gunicorn sync {args.workers} workers (festival.wsgi)"),
                       "websocket": "uvicorn 1 worker (festival.asgi)", "dramatiq": "rundramatiq 1 process x 2 threads",
                       "concurrency": args.concurrency, "duration_s": args.duration, "cpus": os.cpu_count(),
                       "load_generator": "asyncio keep-alive HTTP/1.1, same machine",
@@ -177,7 +180,7 @@ def main() -> None:
         }
         worker = start_dramatiq(env)
         stack.callback(lambda: (worker.terminate(), worker.wait(10)))
-        url, web = stack.enter_context(run_server(env, kind="gunicorn", workers=args.workers, threads=args.threads))
+        url, web = stack.enter_context(run_server(env, kind=args.kind, workers=args.workers, threads=args.threads))
         _, ws = stack.enter_context(run_server(env, kind="uvicorn", workers=1))
         sampler = RssSampler({"gunicorn": web.pid, "uvicorn": ws.pid, "dramatiq": worker.pid})
         sampler.start()
@@ -188,7 +191,7 @@ def main() -> None:
         # runs (scan, bare, scan, bare, ...) so that the machine's load falls on both alike; the
         # ratio is the median of the per-round ratios (measured minutes apart, a noisy shared
         # machine once gave 0.79x where the alternated runs give ~0.45x).
-        bare_url, _bare = stack.enter_context(run_server(env, kind="gunicorn", workers=args.workers, threads=args.threads,
+        bare_url, _bare = stack.enter_context(run_server(env, kind=args.kind, workers=args.workers, threads=args.threads,
                                                           app="bench.gate_bare_asgi:wsgi_application", health="/bare/"))
         bare_port = int(bare_url.rsplit(":", 1)[1])
         scan_end = args.tickets - BARE_TICKETS
@@ -240,7 +243,7 @@ def main() -> None:
             from bench.onsale_rush import one_rush
 
             report["onsale"]["create_checkout_rush_window"] = one_rush(port, args.capacity, args.buyers, args.rush_window)
-            with FakeStripe() as fake, run_server(dict(env, STRIPE_API_BASE=fake.api_base), kind="gunicorn",
+            with FakeStripe() as fake, run_server(dict(env, STRIPE_API_BASE=fake.api_base), kind=args.kind,
                                                   workers=args.workers, threads=args.threads) as (fake_url, _f):
                 fake_port = int(fake_url.rsplit(":", 1)[1])
                 report["onsale"]["fake_stripe_rush"] = one_rush(fake_port, args.capacity, args.buyers, 0.0)
