@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from django.db import transaction
 
@@ -50,6 +50,7 @@ from domains.events.selectors import organiser_email
 from domains.notifications.services import email_enqueue
 from domains.orders import services
 from domains.orders.models import Dispute, Order, Refund
+from domains.payments.event_shapes import expanded_id
 from domains.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -84,12 +85,13 @@ class DisputeFact:
 
     @classmethod
     def from_stripe(cls, obj: dict) -> DisputeFact:
-        pi = obj.get("payment_intent")
+        """The dispute's PaymentIntent is its own, else its charge's when the charge is expanded."""
+        charge = obj.get("charge") if isinstance(obj.get("charge"), dict) else {}
         due = (obj.get("evidence_details") or {}).get("due_by")
         created = obj.get("created")
         return cls(
             stripe_dispute_id=obj["id"],
-            payment_intent_id=pi.get("id") if isinstance(pi, dict) else pi,
+            payment_intent_id=expanded_id(obj.get("payment_intent")) or expanded_id(charge.get("payment_intent")),
             amount=obj["amount"],
             currency=obj["currency"].upper(),
             reason=obj.get("reason") or "",
@@ -97,9 +99,6 @@ class DisputeFact:
             evidence_due_by=_at(due),
             opened_at=_at(created),
         )
-
-    def with_payment_intent(self, payment_intent_id: str | None) -> DisputeFact:
-        return replace(self, payment_intent_id=payment_intent_id)
 
 
 def _at(timestamp: int | None) -> dt.datetime | None:

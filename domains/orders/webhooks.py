@@ -25,7 +25,7 @@ from domains.common.clock import now
 from domains.orders import gateway as payment_gateway
 from domains.orders import services
 from domains.orders.models import Order, Payment, WebhookEvent
-from domains.payments.event_shapes import check_event_shape
+from domains.payments.event_shapes import check_event_shape, expanded_id
 from domains.payments.gateway import PaymentGatewayError, PaymentIntentInfo
 from domains.payments.webhooks import verify_webhook
 
@@ -147,8 +147,7 @@ def _dispatch(event_type: str, obj: dict) -> tuple[str, str, Order | None]:
     upgrade_outcome = upgrade_refund_event(obj)  # a refund of an upgrade's price difference
     if upgrade_outcome is not None:
         return upgrade_outcome[0], upgrade_outcome[1], None
-    pi_id = obj.get("payment_intent")
-    pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
+    pi_id = expanded_id(obj.get("payment_intent"))
     order = _find_order(pi_id, obj.get("metadata") or {})
     if order is None:
         return Outcome.NEEDS_ATTENTION, f"no order for charge {obj.get('id')}", None
@@ -213,9 +212,6 @@ def _dispute_event(obj: dict) -> tuple[str, str, Order | None]:
     Outcome = WebhookEvent.Outcome
     fact = DisputeFact.from_stripe(obj)
     charge = obj.get("charge") if isinstance(obj.get("charge"), dict) else {}
-    if fact.payment_intent_id is None and charge.get("payment_intent"):
-        pi = charge["payment_intent"]
-        fact = fact.with_payment_intent(pi.get("id") if isinstance(pi, dict) else pi)
     upgrade = Upgrade.objects.filter(payment_intent_id=fact.payment_intent_id).first() if fact.payment_intent_id else None
     if upgrade is not None:
         result = dispute_record(fact=fact, upgrade_id=upgrade.pk)

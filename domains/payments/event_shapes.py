@@ -88,6 +88,12 @@ def expandable_id(value: Any, path: str) -> None:
         stripe_id(value, path)
 
 
+def expanded_id(value: Any) -> str | None:
+    """The id an expandable field names (checked by `expandable_id` / `expandable`), whether
+    Stripe sent the id or the expanded object; None when the field is absent."""
+    return value.get("id") if isinstance(value, dict) else value
+
+
 def expandable(object_shape: Check) -> Check:
     """An expandable field: the id, or the object of `object_shape` (when it is expanded)."""
 

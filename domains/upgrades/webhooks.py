@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from domains.payments.event_shapes import expanded_id
 from domains.payments.gateway import PaymentIntentInfo
 from domains.upgrades import services
 from domains.upgrades.models import Upgrade
@@ -40,8 +41,7 @@ def upgrade_refund_event(obj: dict) -> tuple[str, str] | None:
     charge belongs to no upgrade (then it is an order's). See domains/upgrades/refunds.py."""
     from domains.upgrades.refunds import upgrade_record_refund
 
-    pi_id = obj.get("payment_intent")
-    pi_id = pi_id.get("id") if isinstance(pi_id, dict) else pi_id
+    pi_id = expanded_id(obj.get("payment_intent"))
     up = Upgrade.objects.filter(payment_intent_id=pi_id).first() if pi_id else None
     if up is None:
         return None
