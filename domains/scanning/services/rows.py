@@ -71,17 +71,10 @@ _STATE_GATES_SQL = (
     f" LEFT JOIN {Gate._meta.db_table} g2 ON g2.id = s.day_first_gate_id"
 )
 _STATE_SQL = f"SELECT {_STATE_COLUMNS_SQL} FROM {TicketEntryState._meta.db_table} s{_STATE_GATES_SQL} WHERE s.ticket_id = %s"
-# The ticket, its relations and its entry state in one statement (a scan, after the lock).
+# The ticket, its relations and its entry state in one statement (a locked scan, after the
+# lock; a checked scan, without one), with the row versions (`xmin`: the transaction that wrote
+# the version read) of the ticket and its entry state that `record_if_unchanged` compares.
 _TICKET_AND_STATE_SQL = (
-    f"SELECT {_TICKET_COLUMNS_SQL}, {_STATE_COLUMNS_SQL}{_TICKET_JOINS_SQL}"
-    f" LEFT JOIN {TicketEntryState._meta.db_table} s ON s.ticket_id = t.id{_STATE_GATES_SQL}"
-    " WHERE t.public_id = %s"
-)
-
-
-# The same read without the lock, with the row versions (`xmin`: the transaction that wrote the
-# version read) of the ticket and its entry state, for a scan written by `record_if_unchanged`.
-_TICKET_AND_STATE_SEEN_SQL = (
     f"SELECT {_TICKET_COLUMNS_SQL}, {_STATE_COLUMNS_SQL}, t.xmin::text, s.xmin::text{_TICKET_JOINS_SQL}"
     f" LEFT JOIN {TicketEntryState._meta.db_table} s ON s.ticket_id = t.id{_STATE_GATES_SQL}"
     " WHERE t.public_id = %s"
@@ -214,11 +207,8 @@ def ticket_and_state(public_id: uuid.UUID, *, lock: bool) -> tuple[Ticket | None
         if lock:
             lock_cur.execute(_LOCK_TICKET_SQL, [public_id])
         cur.execute(_TICKET_AND_STATE_SQL, [public_id])
-        row = cur.fetchone()
-    if row is None:
-        return None, None
-    ticket = _ticket(row[:_TICKET_COLUMNS])
-    return ticket, (_state(row[_TICKET_COLUMNS:]) if row[_TICKET_COLUMNS] is not None else None)
+        ticket, state, _seen = _ticket_and_state(cur.fetchone())
+    return ticket, state
 
 
 @dataclass(frozen=True)
@@ -234,13 +224,16 @@ def ticket_and_state_seen(public_id: uuid.UUID) -> tuple[Ticket | None, TicketEn
     """The ticket and its entry state as `ticket_and_state` reads them, without a lock and
     outside any transaction of ours, with the versions of both rows for `record_if_unchanged`."""
     with _cursor() as cur:
-        cur.execute(_TICKET_AND_STATE_SEEN_SQL, [public_id])
-        row = cur.fetchone()
+        cur.execute(_TICKET_AND_STATE_SQL, [public_id])
+        return _ticket_and_state(cur.fetchone())
+
+
+def _ticket_and_state(row) -> tuple[Ticket | None, TicketEntryState | None, Seen | None]:
     if row is None:
         return None, None, None
     ticket = _ticket(row[:_TICKET_COLUMNS])
-    state_row_ = row[_TICKET_COLUMNS:-2]
-    state = _state(state_row_) if state_row_[0] is not None else None
+    state_columns = row[_TICKET_COLUMNS:-2]
+    state = _state(state_columns) if state_columns[0] is not None else None
     return ticket, state, Seen(ticket.pk, row[-2], row[-1])
 
 
