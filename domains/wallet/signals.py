@@ -55,9 +55,13 @@ def ticket_saved(sender, instance: Ticket, created: bool, raw: bool = False, **k
 
 
 def tickets_updated(sender, ticket_ids: list[int], **kwargs) -> None:
+    from domains.wallet.models import WalletPass
     from domains.wallet.services import wallet_passes_ticket_changed
 
-    for ticket_id in ticket_ids:
+    # One query for the tickets that have a live pass at all (most have none), not one per
+    # ticket: a whole order's refund voids every ticket of it.
+    with_passes = WalletPass.objects.filter(ticket_id__in=ticket_ids, status=WalletPass.Status.ACTIVE)
+    for ticket_id in sorted(set(with_passes.values_list("ticket_id", flat=True))):
         wallet_passes_ticket_changed(ticket_id=ticket_id)
 
 
