@@ -1,10 +1,14 @@
 """Every benchmark in one command (issue 8). Not a test: prints one JSON document.
 
     .venv/bin/python bench/run_all.py [--tickets 20000] [--duration 10] [--workers 2] [--threads 8] [--kind gunicorn-sync]
+                                      [--gate-kind same|gunicorn-sync|gunicorn] [--gate-workers 5]
 
 Starts the production setup (README, "Running it for real"): gunicorn gthread workers serving
-HTTP (festival.wsgi), uvicorn for WebSocket, a Dramatiq worker (`manage.py rundramatiq`) on
-Redis, localstripe, PostgreSQL (database festival_perf_all, Redis db 10). Seeds the tickets
+HTTP (festival.wsgi), a second gunicorn pool of sync workers for the scanner app (the proxy
+sends requests carrying `X-Device-Token` there; here the scanners talk to its port), uvicorn
+for WebSocket, a Dramatiq worker (`manage.py rundramatiq`) on Redis, localstripe, PostgreSQL
+(database festival_perf_all, Redis db 10). `--gate-kind same` puts the scanners on the first
+pool, as before the gate pool existed. Seeds the tickets
 and buyers, then measures with a cheap asyncio HTTP/1.1 generator on the same machine:
   * gate: scanCommit, 32 scanners committing distinct tickets as fast as answered (the
     target's shape) and at a gate's pace (3 scans a second each); a race run (double admissions);
@@ -14,8 +18,9 @@ and buyers, then measures with a cheap asyncio HTTP/1.1 generator on the same ma
     taking the same burst of PaymentIntent creates, and the bare view's burst as the floor),
     both shapes also against bench/fake_stripe.py; oversells in every run;
   * read: the public festival + ticketTypes query (anonymous, cached);
-  * soak: `--soak-requests` mixed requests, RSS of every web process before and after;
-  * references: the bare Django admit view on the same gunicorn setup (its runs alternated
+  * soak: `--soak-requests` mixed requests (scans on the gate pool, reads on the other), RSS
+    of every web process before and after;
+  * references: the bare Django admit view on the gate pool's setup (its runs alternated
     with the scanCommit runs; the ratio is the median of the per-round ratios), and pgbench
     running the same admit statements right after; SQL queries per operation (in-process,
     CaptureQueriesContext).
@@ -134,12 +139,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--kind", default="gunicorn", choices=["gunicorn", "gunicorn-sync"],
                     help="gunicorn: gthread workers x threads (the default setup); gunicorn-sync: --workers sync processes")
+    ap.add_argument("--gate-kind", default="gunicorn-sync", choices=["same", "gunicorn-sync", "gunicorn"],
+                    help="the scanners' pool (deploy/nginx.conf routes X-Device-Token to it); same: the scanners on the first pool")
+    ap.add_argument("--gate-workers", type=int, default=5, help="processes of the gate pool (threads: --threads if gthread)")
     ap.add_argument("--buyers", type=int, default=500)
     ap.add_argument("--capacity", type=int, default=200)
     ap.add_argument("--rush-window", type=float, default=5.0, help="also the rush arriving over this many seconds, and against a fake Stripe; 0: off")
     ap.add_argument("--soak-requests", type=int, default=20_000)
     ap.add_argument("--database", default="festival_perf_all")
     args = ap.parse_args()
+    gate_shape = ((args.kind, args.workers, args.threads) if args.gate_kind == "same"
+                  else (args.gate_kind, args.gate_workers, args.threads))
     load_before = os.getloadavg()
     import logging
 
@@ -170,8 +180,8 @@ def main() -> None:
         data = workloads.seed_gate(args.tickets, args.concurrency)
         buyers = workloads.seed_buyers(args.capacity, args.buyers)
         report: dict = {
-            "setup": {"http": (f"gunicorn gthread {args.workers} workers x {args.threads} threads (festival.wsgi)" if args.kind == "gunicorn"
-                               else f"gunicorn sync {args.workers} workers (festival.wsgi)"),
+            "setup": {"http": _describe(args.kind, args.workers, args.threads),
+                      "gate_http": _describe(*gate_shape),
                       "websocket": "uvicorn 1 worker (festival.asgi)", "dramatiq": "rundramatiq 1 process x 2 threads",
                       "concurrency": args.concurrency, "duration_s": args.duration, "cpus": os.cpu_count(),
                       "load_generator": "asyncio keep-alive HTTP/1.1, same machine",
@@ -182,16 +192,21 @@ def main() -> None:
         stack.callback(lambda: (worker.terminate(), worker.wait(10)))
         url, web = stack.enter_context(run_server(env, kind=args.kind, workers=args.workers, threads=args.threads))
         _, ws = stack.enter_context(run_server(env, kind="uvicorn", workers=1))
-        sampler = RssSampler({"gunicorn": web.pid, "uvicorn": ws.pid, "dramatiq": worker.pid})
+        roots = {"gunicorn": web.pid, "uvicorn": ws.pid, "dramatiq": worker.pid}
+        port = read_port = int(url.rsplit(":", 1)[1])
+        if args.gate_kind != "same":
+            gate_url, gate = stack.enter_context(run_server(env, kind=gate_shape[0], workers=gate_shape[1], threads=gate_shape[2]))
+            roots["gunicorn-gate"] = gate.pid
+            port = int(gate_url.rsplit(":", 1)[1])  # the scanners' requests: scans, the race, the soak's scans
+        sampler = RssSampler(roots)
         sampler.start()
-        port = int(url.rsplit(":", 1)[1])
 
         # gate: tickets [0, scan_end) for scanCommit (each run continues where the last stopped),
         # the last BARE_TICKETS for the bare view reference. The two are measured in alternated
         # runs (scan, bare, scan, bare, ...) so that the machine's load falls on both alike; the
         # ratio is the median of the per-round ratios (measured minutes apart, a noisy shared
         # machine once gave 0.79x where the alternated runs give ~0.45x).
-        bare_url, _bare = stack.enter_context(run_server(env, kind=args.kind, workers=args.workers, threads=args.threads,
+        bare_url, _bare = stack.enter_context(run_server(env, kind=gate_shape[0], workers=gate_shape[1], threads=gate_shape[2],
                                                           app="bench.gate_bare_asgi:wsgi_application", health="/bare/"))
         bare_port = int(bare_url.rsplit(":", 1)[1])
         scan_end = args.tickets - BARE_TICKETS
@@ -212,8 +227,15 @@ def main() -> None:
         # The floor under the on-sale burst's p99: the bare view (a 4-statement admission, no
         # GraphQL, no auth) answering --buyers requests sent at once, on the same server shape.
         warm = ("/bare/admit/", json.dumps({"ticket": "00000000-0000-0000-0000-000000000000", "gate": data["gate_pk"]}).encode(), {})
-        report["references"]["bare_view_burst"] = asyncio.run(
-            workloads.burst(bare_port, workloads.bare_request(data, bare_start + 200 + 3 * 2600), min(args.buyers, 500), warm))
+        # On the shape of the pool that takes the checkouts, not the gate pool's.
+        with ExitStack() as burst_stack:
+            burst_port = bare_port
+            if gate_shape != (args.kind, args.workers, args.threads):
+                burst_url, _b = burst_stack.enter_context(run_server(env, kind=args.kind, workers=args.workers, threads=args.threads,
+                                                                     app="bench.gate_bare_asgi:wsgi_application", health="/bare/"))
+                burst_port = int(burst_url.rsplit(":", 1)[1])
+            report["references"]["bare_view_burst"] = asyncio.run(
+                workloads.burst(burst_port, workloads.bare_request(data, bare_start + 200 + 3 * 2600), min(args.buyers, 500), warm))
         round_ratios = [round(r["per_second"] / b["per_second"], 3) for r, b in zip(runs, bare_runs, strict=True) if b["per_second"]]
         report["gate"]["race"] = asyncio.run(workloads.race(port, data, offset, 20, 10))
         offset += 20
@@ -226,11 +248,11 @@ def main() -> None:
         report["references"]["pgbench_admit"] = pgbench(data, args.concurrency, args.duration)
 
         # read path
-        runs = [asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.read_request())) for _ in range(3)]
+        runs = [asyncio.run(workloads.load(read_port, args.concurrency, args.duration, workloads.read_request())) for _ in range(3)]
         report["read"] = {"festival_ticket_types": median_runs(runs)}
 
         # on-sale rush
-        rush = asyncio.run(workloads.rush(port, buyers["tokens"], buyers["type_id"]))
+        rush = asyncio.run(workloads.rush(read_port, buyers["tokens"], buyers["type_id"]))
         rush["db"] = workloads.oversell_check(buyers["pk"], rush["reservations"])
         rush["oversells"] = rush["db"].pop("oversell")
         report["onsale"] = {"create_checkout_rush": rush}  # all at once, localstripe
@@ -242,7 +264,7 @@ def main() -> None:
             from bench.fake_stripe import FakeStripe
             from bench.onsale_rush import one_rush
 
-            report["onsale"]["create_checkout_rush_window"] = one_rush(port, args.capacity, args.buyers, args.rush_window)
+            report["onsale"]["create_checkout_rush_window"] = one_rush(read_port, args.capacity, args.buyers, args.rush_window)
             with FakeStripe() as fake, run_server(dict(env, STRIPE_API_BASE=fake.api_base), kind=args.kind,
                                                   workers=args.workers, threads=args.threads) as (fake_url, _f):
                 fake_port = int(fake_url.rsplit(":", 1)[1])
@@ -256,7 +278,7 @@ def main() -> None:
         soak_t0 = time.perf_counter()
         n_scan = max(0, min(args.soak_requests // 10, scan_end - offset - 10))
         asyncio.run(workloads.load(port, args.concurrency, 10_000, workloads.scan_request(data, offset), n_scan))
-        asyncio.run(workloads.load(port, args.concurrency, 10_000, workloads.read_request(), args.soak_requests - n_scan))
+        asyncio.run(workloads.load(read_port, args.concurrency, 10_000, workloads.read_request(), args.soak_requests - n_scan))
         sampler.sample()
         report["soak"] = {"requests": args.soak_requests, "seconds": round(time.perf_counter() - soak_t0, 1),
                           "gunicorn_rss_mb_before": rss_before,
@@ -291,6 +313,12 @@ def main() -> None:
     }
     report["setup"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(report, indent=2, default=str))
+
+
+def _describe(kind: str, workers: int, threads: int) -> str:
+    if kind == "gunicorn":
+        return f"gunicorn gthread {workers} workers x {threads} threads (festival.wsgi)"
+    return f"gunicorn sync {workers} workers (festival.wsgi)"
 
 
 def median_runs(runs: list[dict]) -> dict:

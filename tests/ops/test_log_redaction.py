@@ -2,7 +2,7 @@
 the logs or Sentry: signed download and wallet-pass links (bearer credentials for a ticket and
 its QR code), GraphQL GET query strings (document and variables), the APNs device push token,
 the SendGrid payload and key, a PaymentIntent's client secret. deploy/nginx.conf logs a
-redacted path for the same reasons (checked by hand with nginx 1.22: see its comment)."""
+redacted path for the same reasons (tests/ops/test_proxy.py runs it in nginx)."""
 
 from __future__ import annotations
 
