@@ -93,7 +93,7 @@ def main() -> None:
             health, make = "/bare/", lambda o: workloads.bare_request(data, o)
         with run_server(env, kind=args.kind, workers=args.workers, threads=args.threads, app=app, health=health) as (url, proc):
             port = int(url.rsplit(":", 1)[1])
-            asyncio.run(workloads.load(port, 4, 1, make(offset), 1000))  # warm-up
+            asyncio.run(workloads.load(port, args.concurrency, 3, make(offset), 1000))  # warm-up: every scanner, every process
             offset += 1000
             web = process_tree(proc.pid)
             before = snapshot(web)

@@ -117,7 +117,7 @@ def main():
     port = free_port()
     proc = start_uvicorn("festival.asgi:application", port, args.workers, server_env)
     try:
-        asyncio.run(load(port, 4, 2, scan_request(data), 200))  # warm-up (imports, pools)
+        asyncio.run(load(port, args.concurrency, 2, scan_request(data), 200))  # warm-up (imports, pools, every scanner)
         report["scan_commit"] = asyncio.run(load(port, args.concurrency, args.duration, scan_request(data, 200), half - 200))
         report["race"] = asyncio.run(race(port, data, half, args.race_tickets, args.race_commits))
     finally:
@@ -128,7 +128,7 @@ def main():
     proc = start_uvicorn("bench.gate_bare_asgi:application", port, args.workers, server_env)
     try:
         offset = half + args.race_tickets
-        asyncio.run(load(port, 4, 2, bare_request(data, offset), 200))
+        asyncio.run(load(port, args.concurrency, 2, bare_request(data, offset), 200))
         report["bare_django_view"] = asyncio.run(
             load(port, args.concurrency, args.duration, bare_request(data, offset + 200), args.tickets - offset - 200)
         )

@@ -69,7 +69,7 @@ def main() -> None:
             with run_server(env, kind=kind, workers=workers, threads=args.threads) as (url, _p):
                 port = int(url.rsplit(":", 1)[1])
                 asyncio.run(workloads.load(port, 4, 1, workloads.read_request()))  # warm-up
-                asyncio.run(workloads.load(port, 4, 1, workloads.scan_request(data, offset), 1000))
+                asyncio.run(workloads.load(port, args.concurrency, 3, workloads.scan_request(data, offset), 1000))  # every scanner
                 offset += 1000
                 r = asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.scan_request(data, offset), per_round))
                 offset += per_round
@@ -77,7 +77,7 @@ def main() -> None:
                 results[name]["read"].append(asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.read_request())))
             with run_server(env, kind=kind, workers=workers, threads=args.threads, app=BARE_APPS[kind], health="/bare/") as (url, _p):
                 port = int(url.rsplit(":", 1)[1])
-                asyncio.run(workloads.load(port, 4, 1, workloads.bare_request(data, offset), 500))
+                asyncio.run(workloads.load(port, args.concurrency, 1, workloads.bare_request(data, offset), 500))
                 offset += 500
                 r = asyncio.run(workloads.load(port, args.concurrency, args.duration, workloads.bare_request(data, offset), per_round))
                 offset += per_round
