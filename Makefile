@@ -22,7 +22,7 @@ scheduler:
 web:
 	.venv/bin/gunicorn festival.wsgi:application --bind 0.0.0.0:8000 --worker-class gthread --workers $${WEB_WORKERS:-4} --threads $${WEB_THREADS:-8} --keep-alive 30 --max-requests 100000 --max-requests-jitter 10000
 gate:
-	.venv/bin/gunicorn festival.wsgi:application --bind 0.0.0.0:8002 --worker-class sync --workers $${GATE_WORKERS:-4} --max-requests 100000 --max-requests-jitter 10000
+	.venv/bin/gunicorn -c deploy/gunicorn_gate.py festival.wsgi:application --bind 0.0.0.0:8002
 ws:
 	.venv/bin/uvicorn festival.asgi:application --host 0.0.0.0 --port 8001 --workers $${WS_WORKERS:-1} --no-access-log
 # Every benchmark in one JSON document (docs/PERFORMANCE.md)

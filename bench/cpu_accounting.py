@@ -5,7 +5,7 @@ from /proc before and after the run, and the machine's idle share. Not a test: p
 line per workload.
 
     flock /tmp/festival-bench.lock .venv/bin/python bench/cpu_accounting.py \
-        [--kind gunicorn|gunicorn-sync|uvicorn] [--workers 2] [--threads 8] [--what scan,bare] \
+        [--kind gunicorn|gunicorn-sync|gunicorn-gate|uvicorn] [--workers 2] [--threads 8] [--what scan,bare] \
         [--duration 8] [--env NAME=VALUE,...]
 
 Compare two versions of the code by running this alternately from two checkouts
@@ -66,7 +66,7 @@ def snapshot(web: list[int]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kind", default="gunicorn", choices=["gunicorn", "gunicorn-sync", "uvicorn"])
+    ap.add_argument("--kind", default="gunicorn", choices=["gunicorn", "gunicorn-sync", "gunicorn-gate", "uvicorn"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--what", default="scan,bare")

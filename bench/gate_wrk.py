@@ -4,8 +4,8 @@ Debian's package), alternated on the same servers. Not a test: prints one JSON d
 
     flock /tmp/festival-bench.lock .venv/bin/python bench/gate_wrk.py [--rounds 2] [--workers 4] [--duration 6]
 
-The scan and the bare Django admit view (bench/gate_bare_asgi.py) each run on gunicorn sync
-workers (the gate pool of deploy/nginx.conf), 32 connections, every request a ticket never
+The scan and the bare Django admit view (bench/gate_bare_asgi.py) each run on the gate pool
+(deploy/gunicorn_gate.py: gunicorn sync workers, a persistent database connection each), 32 connections, every request a ticket never
 scanned before. Both generators run on the same 2 cores as the servers; wrk spends less CPU per
 request, which the servers then have (docs/PERFORMANCE.md, ninth round).
 """
@@ -75,8 +75,8 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     results: dict[str, dict[str, list]] = {w: {"asyncio": [], "wrk": []} for w in ("scan", "bare")}
     offset = 0
-    with run_server(env, kind="gunicorn-sync", workers=args.workers) as (url, _s), \
-            run_server(env, kind="gunicorn-sync", workers=args.workers, app=BARE_APPS["gunicorn-sync"], health="/bare/") as (bare_url, _b):
+    with run_server(env, kind="gunicorn-gate", workers=args.workers) as (url, _s), \
+            run_server(env, kind="gunicorn-gate", workers=args.workers, app=BARE_APPS["gunicorn-gate"], health="/bare/") as (bare_url, _b):
         ports = {"scan": int(url.rsplit(":", 1)[1]), "bare": int(bare_url.rsplit(":", 1)[1])}
         makers = {"scan": lambda o: workloads.scan_request(data, o), "bare": lambda o: workloads.bare_request(data, o)}
         for what in ("scan", "bare"):  # warm-up: every scanner in every process
@@ -92,7 +92,7 @@ def main() -> None:
                         r = wrk_run(ports[what], make, per_run, args.concurrency, args.duration)
                     results[what][tool].append(r)
                     offset += per_run
-    report: dict = {"setup": {"gate_http": f"gunicorn sync {args.workers} workers", "concurrency": args.concurrency,
+    report: dict = {"setup": {"gate_http": f"gunicorn -c deploy/gunicorn_gate.py, {args.workers} sync workers", "concurrency": args.concurrency,
                               "duration_s": args.duration, "rounds": args.rounds, "cpus": os.cpu_count(),
                               "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)]}}
     for tool in ("asyncio", "wrk"):

@@ -1,7 +1,7 @@
 """Every benchmark in one command (issue 8). Not a test: prints one JSON document.
 
     .venv/bin/python bench/run_all.py [--tickets 28000] [--duration 10] [--workers 2] [--threads 8] [--kind gunicorn-sync]
-                                      [--gate-kind same|gunicorn-sync|gunicorn] [--gate-workers 4]
+                                      [--gate-kind gunicorn-gate|gunicorn-sync|gunicorn|same] [--gate-workers 4]
 
 Starts the production setup (README, "Running it for real"): gunicorn gthread workers serving
 HTTP (festival.wsgi), a second gunicorn pool of sync workers for the scanner app (the proxy
@@ -143,8 +143,10 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--kind", default="gunicorn", choices=["gunicorn", "gunicorn-sync"],
                     help="gunicorn: gthread workers x threads (the default setup); gunicorn-sync: --workers sync processes")
-    ap.add_argument("--gate-kind", default="gunicorn-sync", choices=["same", "gunicorn-sync", "gunicorn"],
-                    help="the scanners' pool (deploy/nginx.conf routes X-Device-Token to it); same: the scanners on the first pool")
+    ap.add_argument("--gate-kind", default="gunicorn-gate", choices=["same", "gunicorn-gate", "gunicorn-sync", "gunicorn"],
+                    help="the scanners' pool (deploy/nginx.conf routes X-Device-Token to it): gunicorn-gate is deploy/gunicorn_gate.py "
+                         "(sync workers, a persistent database connection each); gunicorn-sync the same with the web tier's "
+                         "connection pool; same: the scanners on the first pool")
     ap.add_argument("--gate-workers", type=int, default=4, help="processes of the gate pool (threads: --threads if gthread)")
     ap.add_argument("--buyers", type=int, default=500)
     ap.add_argument("--capacity", type=int, default=200)
@@ -327,6 +329,8 @@ def main() -> None:
 def _describe(kind: str, workers: int, threads: int) -> str:
     if kind == "gunicorn":
         return f"gunicorn gthread {workers} workers x {threads} threads (festival.wsgi)"
+    if kind == "gunicorn-gate":
+        return f"gunicorn sync {workers} workers, deploy/gunicorn_gate.py: a persistent database connection each (festival.wsgi)"
     return f"gunicorn sync {workers} workers (festival.wsgi)"
 
 

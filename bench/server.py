@@ -28,7 +28,7 @@ def free_port() -> int:
 # The bare Django admit view (bench/gate_bare_asgi.py), by server kind: the gate's reference.
 BARE_APPS = {
     "uvicorn": "bench.gate_bare_asgi:application", "gunicorn": "bench.gate_bare_asgi:wsgi_application",
-    "gunicorn-sync": "bench.gate_bare_asgi:wsgi_application",
+    "gunicorn-sync": "bench.gate_bare_asgi:wsgi_application", "gunicorn-gate": "bench.gate_bare_asgi:wsgi_application",
 }
 
 
@@ -83,6 +83,9 @@ def server_command(kind: str, port: int, *, workers: int = 4, threads: int = 8, 
     if kind == "gunicorn-sync":  # one request at a time per process: no threads sharing a GIL
         return [PY, "-m", "gunicorn", app or "festival.wsgi:application", "--bind", f"127.0.0.1:{port}",
                 "--workers", str(workers), "--worker-class", "sync", "--log-level", "warning", "--backlog", "2048"]
+    if kind == "gunicorn-gate":  # the production gate pool: sync workers, deploy/gunicorn_gate.py's settings
+        return [PY, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn_gate.py"), app or "festival.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--log-level", "warning", "--backlog", "2048"]
     raise ValueError(kind)
 
 

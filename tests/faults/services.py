@@ -199,12 +199,16 @@ class Process:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(env: dict, log_dir: Path) -> tuple[Process, str]:
+def start_server(env: dict, log_dir: Path, *, kind: str = "uvicorn") -> tuple[Process, str]:
+    """uvicorn (festival.asgi), or `gate`: the gate pool as deployed (gunicorn with
+    deploy/gunicorn_gate.py: sync workers, a persistent database connection each)."""
     port = free_port()
-    process = Process(
-        [PYTHON, "-m", "uvicorn", "festival.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env, log_dir / f"server-{port}.log",
-    )
+    if kind == "gate":
+        args = [PYTHON, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn_gate.py"), "festival.wsgi:application",
+                "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"]
+    else:
+        args = [PYTHON, "-m", "uvicorn", "festival.asgi:application", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    process = Process(args, env, log_dir / f"server-{port}.log")
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: httpx.get(base + "/api/health/", timeout=2).status_code in (200, 503), 30, "the server")
     return process, base
