@@ -116,8 +116,9 @@ if _db["ENGINE"] == "django.db.backends.postgresql":
             }
         }
     else:
-        # Without a pool (benchmark control, or an external pooler such as PgBouncer):
-        # DB_CONN_MAX_AGE seconds, -1 for persistent per-thread connections.
+        # Without a pool (the gate pool's sync workers, deploy/gunicorn_gate.py; an external
+        # pooler such as PgBouncer; a benchmark control): DB_CONN_MAX_AGE seconds, -1 for
+        # persistent per-thread connections.
         _age = env_int("DB_CONN_MAX_AGE", 0)
         _db["CONN_MAX_AGE"] = None if _age < 0 else _age
         _db["OPTIONS"] = {}
