@@ -7,7 +7,8 @@ Sync workers, one request per process: the scanners' closed loop gets a first-co
 queue instead of 8 threads per process taking turns at the GIL. A sync process serves one
 request at a time, so it keeps one persistent PostgreSQL connection (with its prepared gate
 statements) instead of checking one out of a pool and back in for every request. Against the
-pool, alternated on 2 cores, scans/s rose 10-17% and p99 fell (docs/PERFORMANCE.md, ninth round).
+pool, in 6 alternated pairs on 2 cores: scans/s +13% (medians), p99 lower in every pair
+(docs/PERFORMANCE.md, ninth round).
 Only defaults are set here: a variable set in the environment wins. The pool of the web tier
 stays as it is, because its threads share a process's connections.
 """
