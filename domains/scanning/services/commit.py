@@ -118,6 +118,18 @@ def _lock_ticket_and_state(public_id: uuid.UUID) -> tuple[Ticket | None, TicketE
     return ticket, (_state_for(ticket.pk) if ticket is not None else None)
 
 
+def _at_gate(ticket: Ticket | None, gate: Gate) -> bool:
+    """A ticket exists for a gate only at its own festival's gates: another festival's ticket is
+    an unknown ticket there (scans answer INVALID, supervisors NOT_FOUND)."""
+    return ticket is not None and ticket.ticket_type.festival_id == gate.festival_id
+
+
+def _unknown_ticket(base: dict, tx: rows.ScanTransaction | None = None) -> ScanResult:
+    """The logged INVALID answer to a code whose ticket is not found at this gate (`_at_gate`)."""
+    row = _log(tx, verdict=Verdict.INVALID, reason="unknown ticket", **base)
+    return _result(row, ticket=None, gate=base["gate"], first_gate=None)
+
+
 def _read_ticket(public_id: uuid.UUID) -> Ticket | None:
     if rows.raw_reads():
         return rows.ticket_row(public_id, lock=False)
@@ -231,7 +243,7 @@ def scan_validate(
     if payload.kind != KIND_TICKET:
         return ScanResult(Verdict.INVALID, "Vendor setup codes are answered by a commit scan." if payload.kind == KIND_VENDOR else MESSAGES[Verdict.INVALID], at, gate=gate.name)
     ticket = _read_ticket(payload.public_id)
-    if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
+    if not _at_gate(ticket, gate):
         return ScanResult(Verdict.INVALID, MESSAGES[Verdict.INVALID], at, gate=gate.name)
     state = _state_for(ticket.pk)
     decision = decide(
@@ -371,9 +383,8 @@ def _ticket_scan_checked(payload, at, base, claimed_admitted) -> ScanResult | No
     ticket or its state changed since the read, nothing was written."""
     gate: Gate = base["gate"]
     ticket, state, seen = rows.ticket_and_state_seen(payload.public_id)
-    if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
-        row = _log(verdict=Verdict.INVALID, reason="unknown ticket", **base)
-        return _result(row, ticket=None, gate=gate, first_gate=None)
+    if not _at_gate(ticket, gate):
+        return _unknown_ticket(base)
     outcome = _outcome(ticket, state, payload, at, base, claimed_admitted)
     if outcome.log["ticket"] is None:  # INVALID (a version never issued): nothing of the ticket is written
         row = _log(**outcome.log)
@@ -391,9 +402,8 @@ def _ticket_scan_locked(payload, at, base, claimed_admitted) -> ScanResult:
     # Round trips on PostgreSQL: BEGIN + lock + state, then state write + log insert + COMMIT.
     with rows.scan_transaction() as tx:
         ticket, state = _lock_ticket_and_state(payload.public_id)
-        if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
-            row = _log(tx, verdict=Verdict.INVALID, reason="unknown ticket", **base)
-            return _result(row, ticket=None, gate=gate, first_gate=None)
+        if not _at_gate(ticket, gate):
+            return _unknown_ticket(base, tx)
         outcome = _outcome(ticket, state, payload, at, base, claimed_admitted)
         _write_state(outcome.state, outcome.write)
         row = _log(tx, **outcome.log)

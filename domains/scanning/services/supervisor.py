@@ -46,7 +46,7 @@ def scan_manual_admit(*, ticket_id, gate: Gate, supervisor, note: str = "", devi
     at = now()
     with transaction.atomic():
         ticket = _commit._lock_ticket(_ticket_id(ticket_id))
-        if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
+        if not _commit._at_gate(ticket, gate):
             raise NotFound("Ticket", "ticketId")
         state = _state_for(ticket.pk)
         day = festival_day(at, ticket.ticket_type.festival.timezone)
@@ -96,7 +96,7 @@ def scan_restore(*, ticket_id, gate: Gate, supervisor, note: str = "") -> ScanRe
     at = now()
     with transaction.atomic():
         ticket = _commit._lock_ticket(_ticket_id(ticket_id))
-        if ticket is None or ticket.ticket_type.festival_id != gate.festival_id:
+        if not _commit._at_gate(ticket, gate):
             raise NotFound("Ticket", "ticketId")
         state = _state_for(ticket.pk)
         admitted = (
