@@ -50,7 +50,7 @@ from domains.events.selectors import organiser_email
 from domains.notifications.services import email_enqueue
 from domains.orders import services
 from domains.orders.models import Dispute, Order, Refund
-from domains.payments.event_shapes import expanded_id
+from domains.payments.event_shapes import expanded_id, expanded_object
 from domains.tickets.models import Ticket
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class DisputeFact:
     @classmethod
     def from_stripe(cls, obj: dict) -> DisputeFact:
         """The dispute's PaymentIntent is its own, else its charge's when the charge is expanded."""
-        charge = obj.get("charge") if isinstance(obj.get("charge"), dict) else {}
+        charge = expanded_object(obj.get("charge"))
         due = (obj.get("evidence_details") or {}).get("due_by")
         created = obj.get("created")
         return cls(

@@ -25,7 +25,7 @@ from domains.common.clock import now
 from domains.orders import gateway as payment_gateway
 from domains.orders import services
 from domains.orders.models import Order, Payment, WebhookEvent
-from domains.payments.event_shapes import check_event_shape, expanded_id
+from domains.payments.event_shapes import check_event_shape, expanded_id, expanded_object
 from domains.payments.gateway import PaymentGatewayError, PaymentIntentInfo
 from domains.payments.webhooks import verify_webhook
 
@@ -211,7 +211,7 @@ def _dispute_event(obj: dict) -> tuple[str, str, Order | None]:
 
     Outcome = WebhookEvent.Outcome
     fact = DisputeFact.from_stripe(obj)
-    charge = obj.get("charge") if isinstance(obj.get("charge"), dict) else {}
+    charge = expanded_object(obj.get("charge"))
     upgrade = Upgrade.objects.filter(payment_intent_id=fact.payment_intent_id).first() if fact.payment_intent_id else None
     if upgrade is not None:
         result = dispute_record(fact=fact, upgrade_id=upgrade.pk)

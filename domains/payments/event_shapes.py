@@ -94,6 +94,12 @@ def expanded_id(value: Any) -> str | None:
     return value.get("id") if isinstance(value, dict) else value
 
 
+def expanded_object(value: Any) -> dict:
+    """The object an expandable field holds when Stripe expanded it; {} when it sent only the
+    id (or nothing)."""
+    return value if isinstance(value, dict) else {}
+
+
 def expandable(object_shape: Check) -> Check:
     """An expandable field: the id, or the object of `object_shape` (when it is expanded)."""
 
