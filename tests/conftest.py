@@ -99,6 +99,15 @@ def as_user(gql, make_user, token_for):
 
 
 @pytest.fixture
+def locked_scan_path(monkeypatch):
+    """Every gate scan takes the locked path (domains/scanning/services/commit.py): the checked
+    write's fallback, and the only path on other databases than PostgreSQL."""
+    from domains.scanning.services import rows
+
+    monkeypatch.setattr(rows, "checked_writes", lambda: False)
+
+
+@pytest.fixture
 def outbox(settings):
     """The emails written to the outbox folder, parsed."""
     import email

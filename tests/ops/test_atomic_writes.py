@@ -779,16 +779,9 @@ def gate_env(make_user, monkeypatch):
     return fest, gate, staff, device, factories.ticket_type(fest, name="Weekend"), make_user()
 
 
-@pytest.fixture
-def locked_scans(monkeypatch):
-    """Scans take the locked path, whose state and log rows are separate writes (the checked
-    write is one statement: tests/scanning/test_checked_scan.py fails it)."""
-    from domains.scanning.services import rows
-
-    monkeypatch.setattr(rows, "checked_writes", lambda: False)
-
-
-def test_scan_commit(inject, gate_env, locked_scans):
+# The scans below take the locked path (`locked_scan_path`), whose state and log rows are
+# separate writes; the checked write is one statement (tests/scanning/test_checked_scan.py fails it).
+def test_scan_commit(inject, gate_env, locked_scan_path):
     """scan_commit's own BEGIN/COMMIT in psycopg pipeline mode (rows.scan_transaction): the
     writes go through a Django cursor wrapper, so the execute wrapper sees and fails them."""
     from domains.scanning.models import Verdict
@@ -808,7 +801,7 @@ def test_scan_commit(inject, gate_env, locked_scans):
     inject("scan_commit (admitted)", lambda: factories.ticket(tt, holder), call)
 
 
-def test_offline_scan_batch(inject, gate_env, locked_scans):
+def test_offline_scan_batch(inject, gate_env, locked_scan_path):
     """Each offline scan is its own transaction (domains/scanning/services/batch.py): a fault
     keeps the scans applied before it. Checked: the failing scan leaves nothing, the earlier
     ones are whole (state and log row each)."""

@@ -77,14 +77,6 @@ def race(live_server, make_user, token_for):
 
 
 @pytest.fixture
-def locked_path(monkeypatch):
-    """Every scan takes the locked path (the checked write's fallback)."""
-    from domains.scanning.services import rows
-
-    monkeypatch.setattr(rows, "checked_writes", lambda: False)
-
-
-@pytest.fixture
 def wide_window(monkeypatch):
     """Widen the checked write's read-decide-write window as a busy server would: wide enough
     that the 50 requests overlap even when a loaded CI machine spreads their arrival (0.05 s
@@ -105,7 +97,7 @@ def wide_window(monkeypatch):
 @pytest.mark.parametrize("path", ["checked", "locked"])
 def test_fifty_parallel_scans_admit_once(race, repetition, path, request):
     if path == "locked":
-        request.getfixturevalue("locked_path")
+        request.getfixturevalue("locked_scan_path")
     counts = race(precreate_state=bool(repetition % 2))
     assert counts["ADMITTED"] == 1, counts
     assert counts["ALREADY_USED"] == N - 1, counts
@@ -140,7 +132,7 @@ def test_control_the_checked_write_without_its_version_check_admits_twice(race, 
     assert counts["ADMITTED"] > 1, counts
 
 
-def test_control_without_the_lock_admits_twice(race, locked_path, monkeypatch):
+def test_control_without_the_lock_admits_twice(race, locked_scan_path, monkeypatch):
     import domains.scanning.services.commit as commit
 
     real_state_for = commit._state_for

@@ -23,9 +23,7 @@ from tests.support import pgtrace
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def locked_path(monkeypatch):
-    monkeypatch.setattr(rows, "checked_writes", lambda: False)
+pytestmark.append(pytest.mark.usefixtures("locked_scan_path"))  # these trace the locked path
 
 
 def _commit(env, ticket, nonce: str | None = None):
